@@ -1,0 +1,290 @@
+"""The SMPL body model as differentiable TensorFlow functions and a Keras layer.
+
+The functions follow SMPL's equations (Loper et al. 2015) step by step:
+
+  v_shaped = T + B_S(β)                      `shape_blend`
+  J(β)     = J_regressor · v_shaped          `rest_joints` (precomputed as linear in β)
+  v_posed  = v_shaped + B_P(R)               `pose_feature`, `pose_blend`
+  J_posed  = the kinematic chain on J(β)     `posed_joints`
+  A_k      = [R_k | J_posed_k - R_k J_k]     `skinning_transforms`
+  v        = Σ_k w_k A_k v_posed             `skin`
+
+with R the per-joint rotations. `rotation_mode='absolute'` takes each joint's
+global rotation (the original NBF's `use_absrot`) instead of the rotation
+relative to its parent. The kinematic chain is vectorised: global rotations
+come from `geometry.compose_chain` (log-depth pointer jumping) and posed
+joints from one product with the ancestor matrix, never a loop over joints.
+
+`SMPL` wraps these in a Keras layer whose forward pass is compiled with XLA
+by default (it fuses away the [B, V, 3, 4] per-vertex transforms).
+"""
+import numpy as np
+import tensorflow as tf
+import keras
+
+from neural_body_fitting import body_model as body_model_lib
+from neural_body_fitting import constants
+from neural_body_fitting import geometry
+
+ROTATION_MODES = ("relative", "absolute")
+
+
+# --- Pure functions -------------------------------------------------------------------
+
+
+def shape_blend(betas, template, shapedirs):
+    """Shaped vertices: template + linear shape blend shapes.
+
+    Args:
+      betas: [B, S] shape coefficients.
+      template: [N, 3] rest vertices.
+      shapedirs: [S, N * 3] shape directions, flattened per vertex (x, y, z).
+    Returns:
+      [B, N, 3] shaped vertices.
+    """
+    offsets = tf.matmul(betas, shapedirs)
+    return template + tf.reshape(offsets, [-1, template.shape[0], 3])
+
+
+def pose_feature(relative_rotations):
+    """SMPL's pose-blend-shape feature: (R_j - I) of joints 1..23, row-major.
+
+    Args:
+      relative_rotations: [B, 24, 3, 3] rotations relative to the parent joint.
+    Returns:
+      [B, 207] feature.
+    """
+    eye = tf.eye(3, dtype=relative_rotations.dtype)
+    return tf.reshape(relative_rotations[:, 1:] - eye, [-1, constants.NUM_POSE_BLEND])
+
+
+def pose_blend(feature, posedirs, num_points):
+    """Pose-corrective offsets.
+
+    Args:
+      feature: [B, 207] from `pose_feature`.
+      posedirs: [207, N * 3] pose directions, flattened per vertex.
+      num_points: N.
+    Returns:
+      [B, N, 3] offsets.
+    """
+    return tf.reshape(tf.matmul(feature, posedirs), [-1, num_points, 3])
+
+
+def ancestor_matrix(parents):
+    """[J, J] matrix M with M[i, k] = 1 if joint k is i or an ancestor of i (NumPy)."""
+    parents = np.asarray(parents)
+    matrix = np.eye(len(parents))
+    for joint in range(1, len(parents)):  # Parents come before children.
+        matrix[joint] += matrix[parents[joint]]
+    return matrix
+
+
+def posed_joints(absolute_rotations, rest_joints, parents, ancestors):
+    """Joint positions after posing, by one product with the ancestor matrix.
+
+    J_posed_i = J_posed_parent + R_parent (J_i - J_parent), i.e. the sum over
+    i's ancestors k (and i itself) of the rotated bone offsets
+    d_k = R_parent(k) (J_k - J_parent(k)), with d_root = J_root.
+
+    Args:
+      absolute_rotations: [B, J, 3, 3] global joint rotations.
+      rest_joints: [B, J, 3] J(β).
+      parents: [J] NumPy parent indices, -1 for the root.
+      ancestors: [J, J] `ancestor_matrix(parents)` as a tensor.
+    Returns:
+      [B, J, 3] posed joints.
+    """
+    parent_index = np.maximum(parents, 0)
+    bones = rest_joints - tf.gather(rest_joints, parent_index, axis=1)
+    rotated = tf.linalg.matvec(tf.gather(absolute_rotations, parent_index, axis=1), bones)
+    offsets = tf.concat([rest_joints[:, :1], rotated[:, 1:]], axis=1)
+    return tf.einsum("jk,bkc->bjc", ancestors, offsets)
+
+
+def skinning_transforms(absolute_rotations, rest_joints, joints):
+    """Per-joint rigid transforms from rest pose to posed space.
+
+    Args:
+      absolute_rotations: [B, J, 3, 3].
+      rest_joints: [B, J, 3] J(β).
+      joints: [B, J, 3] posed joints.
+    Returns:
+      [B, J, 3, 4] transforms [R_k | J_posed_k - R_k J_k].
+    """
+    translation = joints - tf.linalg.matvec(absolute_rotations, rest_joints)
+    return tf.concat([absolute_rotations, translation[..., None]], axis=-1)
+
+
+def skin(points, weights, transforms):
+    """Linear blend skinning.
+
+    Args:
+      points: [B, N, 3] rest-space points (shaped and pose-corrected).
+      weights: [N, J] skinning weights.
+      transforms: [B, J, 3, 4] from `skinning_transforms`.
+    Returns:
+      [B, N, 3] posed points.
+    """
+    batch = tf.shape(transforms)[0]
+    num_joints = weights.shape[1]
+    per_joint = tf.transpose(tf.reshape(transforms, [batch, num_joints, 12]), [1, 0, 2])
+    blended = tf.matmul(weights, tf.reshape(per_joint, [num_joints, -1]))  # [N, B * 12]
+    blended = tf.transpose(tf.reshape(blended, [-1, batch, 3, 4]), [1, 0, 2, 3])
+    return tf.reduce_sum(blended[..., :3] * points[:, :, None, :], axis=-1) + blended[..., 3]
+
+
+# --- Model tensors --------------------------------------------------------------------
+
+
+class _PointSet:
+    """The per-point arrays of a set of mesh points (all vertices, or a subset)."""
+
+    def __init__(self, model, vertex_ids, dtype):
+        ids = np.arange(model.num_vertices) if vertex_ids is None else np.asarray(vertex_ids)
+        self.num_points = len(ids)
+        self.template = tf.constant(model.v_template[ids], dtype)
+        self.shapedirs = tf.constant(
+            np.transpose(model.shapedirs[ids], (2, 0, 1)).reshape(model.num_betas, -1), dtype)
+        self.posedirs = tf.constant(
+            np.transpose(model.posedirs[ids], (2, 0, 1)).reshape(constants.NUM_POSE_BLEND, -1),
+            dtype)
+        self.weights = tf.constant(model.weights[ids], dtype)
+
+    def pose(self, betas, feature, transforms):
+        """[B, S], [B, 207], [B, J, 3, 4] -> posed points [B, N, 3]."""
+        shaped = shape_blend(betas, self.template, self.shapedirs[: betas.shape[-1]])
+        corrected = shaped + pose_blend(feature, self.posedirs, self.num_points)
+        return skin(corrected, self.weights, transforms)
+
+
+def _check_input(value, name, allowed_shapes, dtype):
+    """Converts `value` to a tensor of `dtype`; ValueError unless float with an allowed shape."""
+    tensor = tf.convert_to_tensor(value)
+    if not tensor.dtype.is_floating:
+        raise ValueError(f"SMPL: '{name}' must be a floating-point tensor, got {tensor.dtype.name}")
+    shape = tensor.shape
+    for allowed in allowed_shapes:
+        if shape.rank == len(allowed) and all(
+                a is None or s is None or a == s for a, s in zip(allowed, shape)):
+            return tf.cast(tensor, dtype)
+    pretty = " or ".join("[" + ", ".join("B" if a is None else str(a) for a in allowed) + "]"
+                         for allowed in allowed_shapes)
+    raise ValueError(f"SMPL: '{name}' must have shape {pretty}, got {shape.as_list()}")
+
+
+class SMPL(keras.layers.Layer):
+    """SMPL as a Keras layer: betas and pose -> vertices, joints and landmarks.
+
+    Args:
+      body_model: a BodyModel, a path to an SMPL `.pkl`/`.npz`, or None for
+        `$NBF_SMPL_MODEL` or else the built-in synthetic model.
+      rotation_mode: 'relative' (SMPL's native: each joint relative to its
+        parent) or 'absolute' (each joint's global rotation, NBF's `use_absrot`).
+      landmark_vertex_ids: optional [L] vertex ids of an extra landmark set
+        (e.g. the original's 91 landmarks), returned as 'landmarks'.
+      jit_compile: compile the forward pass with XLA (default True).
+
+    Call arguments:
+      betas: [B, S] shape coefficients, S <= the model's components (10 for SMPL).
+      pose: axis-angle [B, 72] or [B, 24, 3], or rotation matrices [B, 24, 3, 3],
+        interpreted according to `rotation_mode`.
+      translation: optional [B, 3] added to all outputs but 'rest_joints'.
+      return_vertices: also return the full mesh (otherwise only the landmark
+        vertices are skinned, which is much cheaper).
+
+    Returns a dict of tensors:
+      'vertices' [B, V, 3] (if return_vertices), 'joints' [B, 24, 3] posed
+      joints, 'rest_joints' [B, 24, 3] J(β), 'landmarks14' [B, 14, 3] the
+      original's 14 landmarks, 'landmarks' [B, L, 3] (if landmark_vertex_ids),
+      'relative_rotations' and 'absolute_rotations' [B, 24, 3, 3].
+    """
+
+    def __init__(self, body_model=None, rotation_mode="relative", landmark_vertex_ids=None,
+                 jit_compile=True, **kwargs):
+        super().__init__(**kwargs)
+        if rotation_mode not in ROTATION_MODES:
+            raise ValueError(f"SMPL: rotation_mode must be one of {ROTATION_MODES}, "
+                             f"got '{rotation_mode}'")
+        self.body_model = body_model_lib.resolve_body_model(body_model)
+        model = self.body_model
+        if model.num_joints != constants.NUM_JOINTS:
+            raise ValueError(f"SMPL: body model must have 24 joints, got {model.num_joints}")
+        self.rotation_mode = rotation_mode
+        dtype = self.compute_dtype
+        self._parents = model.parents
+        self._ancestors = tf.constant(ancestor_matrix(model.parents), dtype)
+        self._rest_joint_template = tf.constant(model.J_regressor @ model.v_template, dtype)
+        # J(β) is linear in β: [S, J * 3].
+        joint_dirs = np.einsum("jv,vcs->sjc", model.J_regressor, model.shapedirs)
+        self._rest_joint_dirs = tf.constant(joint_dirs.reshape(model.num_betas, -1), dtype)
+        self._mesh = _PointSet(model, None, dtype)
+        self._landmark14_points = _PointSet(model, model.landmark_vertex_ids, dtype)
+        self._extra_landmarks = None
+        if landmark_vertex_ids is not None:
+            ids = np.asarray(landmark_vertex_ids)
+            if ids.ndim != 1 or ids.min() < 0 or ids.max() >= model.num_vertices:
+                raise ValueError("SMPL: 'landmark_vertex_ids' must be a 1-D list of vertex ids "
+                                 f"in [0, {model.num_vertices})")
+            self._extra_landmarks = _PointSet(model, ids, dtype)
+        self._forward = tf.function(self._forward_impl, jit_compile=jit_compile,
+                                    reduce_retracing=True)
+
+    def rest_joints(self, betas):
+        """J(β): [B, S] -> [B, 24, 3]."""
+        offsets = tf.matmul(betas, self._rest_joint_dirs[: betas.shape[-1]])
+        return self._rest_joint_template + tf.reshape(offsets, [-1, constants.NUM_JOINTS, 3])
+
+    def _forward_impl(self, betas, rotations, translation, return_vertices):
+        if self.rotation_mode == "relative":
+            relative = rotations
+            absolute = geometry.relative_to_absolute(rotations, self._parents)
+        else:
+            absolute = rotations
+            relative = geometry.absolute_to_relative(rotations, self._parents)
+        rest_joints = self.rest_joints(betas)
+        joints = posed_joints(absolute, rest_joints, self._parents, self._ancestors)
+        transforms = skinning_transforms(absolute, rest_joints, joints)
+        feature = pose_feature(relative)
+        offset = translation[:, None, :]
+        outputs = {
+            "joints": joints + offset,
+            "rest_joints": rest_joints,
+            "relative_rotations": relative,
+            "absolute_rotations": absolute,
+        }
+        if return_vertices:
+            outputs["vertices"] = self._mesh.pose(betas, feature, transforms) + offset
+            extra_points = tf.gather(outputs["vertices"], self.body_model.landmark_vertex_ids,
+                                     axis=1)
+        else:
+            extra_points = self._landmark14_points.pose(betas, feature, transforms) + offset
+        outputs["landmarks14"] = tf.concat(
+            [tf.gather(outputs["joints"], constants.LANDMARK14_JOINTS, axis=1), extra_points],
+            axis=1)
+        if self._extra_landmarks is not None:
+            outputs["landmarks"] = self._extra_landmarks.pose(betas, feature, transforms) + offset
+        return outputs
+
+    def call(self, betas, pose, translation=None, return_vertices=True):
+        dtype = self.compute_dtype
+        num_joints = constants.NUM_JOINTS
+        betas = _check_input(betas, "betas", [(None, None)], dtype)
+        if betas.shape[-1] is not None and betas.shape[-1] > self.body_model.num_betas:
+            raise ValueError(f"SMPL: 'betas' must have at most {self.body_model.num_betas} "
+                             f"components for this model, got {betas.shape[-1]}")
+        pose = _check_input(pose, "pose", [(None, num_joints * 3), (None, num_joints, 3),
+                                           (None, num_joints, 3, 3)], dtype)
+        if pose.shape.rank == 4:
+            rotations = pose
+        else:
+            rotations = geometry.axis_angle_to_matrix(tf.reshape(pose, [-1, num_joints, 3]))
+        if translation is None:
+            translation = tf.zeros([tf.shape(betas)[0], 3], dtype)
+        translation = _check_input(translation, "translation", [(None, 3)], dtype)
+        return self._forward(betas, rotations, translation, bool(return_vertices))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rotation_mode=self.rotation_mode, body_model=self.body_model.name)
+        return config
