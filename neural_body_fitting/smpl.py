@@ -2,9 +2,8 @@
 
 The functions follow SMPL's equations (Loper et al. 2015) step by step:
 
-  v_shaped = T + B_S(β)                      `shape_blend`
-  J(β)     = J_regressor · v_shaped          `rest_joints` (precomputed as linear in β)
-  v_posed  = v_shaped + B_P(R)               `pose_feature`, `pose_blend`
+  J(β)     = J_regressor · (T + B_S(β))      `SMPL.rest_joints` (precomputed, linear in β)
+  v_posed  = T + B_S(β) + B_P(R)             `pose_feature`, `blend_shapes` (one product)
   J_posed  = the kinematic chain on J(β)     `posed_joints`
   A_k      = [R_k | J_posed_k - R_k J_k]     `skinning_transforms`
   v        = Σ_k w_k A_k v_posed             `skin`
@@ -32,18 +31,36 @@ ROTATION_MODES = ("relative", "absolute")
 # --- Pure functions -------------------------------------------------------------------
 
 
-def shape_blend(betas, template, shapedirs):
-    """Shaped vertices: template + linear shape blend shapes.
+def blend_coefficients(betas, feature, num_betas):
+    """Coefficients of the stacked blend shapes: [1, β (zero-padded), pose feature].
 
     Args:
-      betas: [B, S] shape coefficients.
-      template: [N, 3] rest vertices.
-      shapedirs: [S, N * 3] shape directions, flattened per vertex (x, y, z).
+      betas: [B, S] with S <= num_betas.
+      feature: [B, 207] from `pose_feature`.
+      num_betas: number of shape components of the model.
     Returns:
-      [B, N, 3] shaped vertices.
+      [B, 1 + num_betas + 207].
     """
-    offsets = tf.matmul(betas, shapedirs)
-    return template + tf.reshape(offsets, [-1, template.shape[0], 3])
+    padding = num_betas - betas.shape[-1]
+    return tf.concat([tf.ones_like(betas[:, :1]), tf.pad(betas, [[0, 0], [0, padding]]),
+                      feature], axis=-1)
+
+
+def blend_shapes(coefficients, directions, num_points):
+    """Rest-pose points with shape and pose correctives, as one matrix product.
+
+    Stacking the template, the shape directions and the pose directions as
+    rows of one matrix turns v_posed = T + B_S(β) + B_P(R) into a single
+    product with [1, β, feature].
+
+    Args:
+      coefficients: [B, K] from `blend_coefficients`.
+      directions: [K, N * 3] stacked template, shapedirs and posedirs.
+      num_points: N.
+    Returns:
+      [B, N, 3] shaped and pose-corrected points.
+    """
+    return tf.reshape(tf.matmul(coefficients, directions), [-1, num_points, 3])
 
 
 def pose_feature(relative_rotations):
@@ -56,19 +73,6 @@ def pose_feature(relative_rotations):
     """
     eye = tf.eye(3, dtype=relative_rotations.dtype)
     return tf.reshape(relative_rotations[:, 1:] - eye, [-1, constants.NUM_POSE_BLEND])
-
-
-def pose_blend(feature, posedirs, num_points):
-    """Pose-corrective offsets.
-
-    Args:
-      feature: [B, 207] from `pose_feature`.
-      posedirs: [207, N * 3] pose directions, flattened per vertex.
-      num_points: N.
-    Returns:
-      [B, N, 3] offsets.
-    """
-    return tf.reshape(tf.matmul(feature, posedirs), [-1, num_points, 3])
 
 
 def ancestor_matrix(parents):
@@ -126,49 +130,56 @@ def skin(points, weights, transforms):
     Returns:
       [B, N, 3] posed points.
     """
-    batch = tf.shape(transforms)[0]
-    num_joints = weights.shape[1]
-    per_joint = tf.transpose(tf.reshape(transforms, [batch, num_joints, 12]), [1, 0, 2])
-    blended = tf.matmul(weights, tf.reshape(per_joint, [num_joints, -1]))  # [N, B * 12]
-    blended = tf.transpose(tf.reshape(blended, [-1, batch, 3, 4]), [1, 0, 2, 3])
-    return tf.reduce_sum(blended[..., :3] * points[:, :, None, :], axis=-1) + blended[..., 3]
+    blended = tf.einsum("nj,bjck->bnck", weights, transforms)  # [B, N, 3, 4]
+    # Written out per column rather than as a reduction over a size-3 axis:
+    # XLA fuses this into one vectorised pass over the blended transforms.
+    return (blended[..., 0] * points[..., 0:1] + blended[..., 1] * points[..., 1:2]
+            + blended[..., 2] * points[..., 2:3] + blended[..., 3])
 
 
 # --- Model tensors --------------------------------------------------------------------
 
 
 class _PointSet:
-    """The per-point arrays of a set of mesh points (all vertices, or a subset)."""
+    """The per-point arrays of a set of mesh points (all vertices, or a subset).
 
-    def __init__(self, model, vertex_ids, dtype):
+    Held as non-trainable variables rather than constants: XLA then receives
+    them as parameters instead of folding them into the compiled program.
+    """
+
+    def __init__(self, model, vertex_ids, dtype, name):
         ids = np.arange(model.num_vertices) if vertex_ids is None else np.asarray(vertex_ids)
         self.num_points = len(ids)
-        self.template = tf.constant(model.v_template[ids], dtype)
-        self.shapedirs = tf.constant(
-            np.transpose(model.shapedirs[ids], (2, 0, 1)).reshape(model.num_betas, -1), dtype)
-        self.posedirs = tf.constant(
-            np.transpose(model.posedirs[ids], (2, 0, 1)).reshape(constants.NUM_POSE_BLEND, -1),
-            dtype)
-        self.weights = tf.constant(model.weights[ids], dtype)
+        directions = np.concatenate([
+            model.v_template[ids][None],
+            np.transpose(model.shapedirs[ids], (2, 0, 1)),
+            np.transpose(model.posedirs[ids], (2, 0, 1)),
+        ]).reshape(1 + model.num_betas + constants.NUM_POSE_BLEND, -1)
+        self.directions = tf.Variable(directions, dtype=dtype, trainable=False,
+                                      name=f"{name}_directions")
+        self.weights = tf.Variable(model.weights[ids], dtype=dtype, trainable=False,
+                                   name=f"{name}_weights")
 
-    def pose(self, betas, feature, transforms):
-        """[B, S], [B, 207], [B, J, 3, 4] -> posed points [B, N, 3]."""
-        shaped = shape_blend(betas, self.template, self.shapedirs[: betas.shape[-1]])
-        corrected = shaped + pose_blend(feature, self.posedirs, self.num_points)
-        return skin(corrected, self.weights, transforms)
+    def pose(self, coefficients, transforms):
+        """[B, K] blend coefficients, [B, J, 3, 4] transforms -> posed points [B, N, 3]."""
+        rest = blend_shapes(coefficients, self.directions, self.num_points)
+        return skin(rest, self.weights, transforms)
 
 
 def _check_input(value, name, allowed_shapes, dtype):
-    """Converts `value` to a tensor of `dtype`; ValueError unless float with an allowed shape."""
+    """Converts `value` to a `dtype` tensor; ValueError unless float with an allowed shape.
+
+    `allowed_shapes` holds tuples of ints (fixed sizes) and strings (free sizes).
+    """
     tensor = tf.convert_to_tensor(value)
     if not tensor.dtype.is_floating:
         raise ValueError(f"SMPL: '{name}' must be a floating-point tensor, got {tensor.dtype.name}")
     shape = tensor.shape
     for allowed in allowed_shapes:
         if shape.rank == len(allowed) and all(
-                a is None or s is None or a == s for a, s in zip(allowed, shape)):
+                isinstance(a, str) or s is None or a == s for a, s in zip(allowed, shape)):
             return tf.cast(tensor, dtype)
-    pretty = " or ".join("[" + ", ".join("B" if a is None else str(a) for a in allowed) + "]"
+    pretty = " or ".join("[" + ", ".join(str(a) for a in allowed) + "]"
                          for allowed in allowed_shapes)
     raise ValueError(f"SMPL: '{name}' must have shape {pretty}, got {shape.as_list()}")
 
@@ -218,24 +229,31 @@ class SMPL(keras.layers.Layer):
         # J(β) is linear in β: [S, J * 3].
         joint_dirs = np.einsum("jv,vcs->sjc", model.J_regressor, model.shapedirs)
         self._rest_joint_dirs = tf.constant(joint_dirs.reshape(model.num_betas, -1), dtype)
-        self._mesh = _PointSet(model, None, dtype)
-        self._landmark14_points = _PointSet(model, model.landmark_vertex_ids, dtype)
+        self._mesh = _PointSet(model, None, dtype, "mesh")
+        self._landmark14_points = _PointSet(model, model.landmark_vertex_ids, dtype, "landmark14")
         self._extra_landmarks = None
         if landmark_vertex_ids is not None:
             ids = np.asarray(landmark_vertex_ids)
             if ids.ndim != 1 or ids.min() < 0 or ids.max() >= model.num_vertices:
                 raise ValueError("SMPL: 'landmark_vertex_ids' must be a 1-D list of vertex ids "
                                  f"in [0, {model.num_vertices})")
-            self._extra_landmarks = _PointSet(model, ids, dtype)
-        self._forward = tf.function(self._forward_impl, jit_compile=jit_compile,
-                                    reduce_retracing=True)
+            self._extra_landmarks = _PointSet(model, ids, dtype, "landmarks")
+        self._jit_compile = bool(jit_compile)
+        if self._jit_compile:
+            self._compiled_forward = tf.function(self._forward_impl, jit_compile=True)
+            self._compiled_gradient = tf.function(self._gradient_impl, jit_compile=True)
 
     def rest_joints(self, betas):
         """J(β): [B, S] -> [B, 24, 3]."""
         offsets = tf.matmul(betas, self._rest_joint_dirs[: betas.shape[-1]])
         return self._rest_joint_template + tf.reshape(offsets, [-1, constants.NUM_JOINTS, 3])
 
-    def _forward_impl(self, betas, rotations, translation, return_vertices):
+    def _forward_impl(self, betas, pose, translation, return_vertices):
+        if pose.shape.rank == 4:
+            rotations = pose
+        else:
+            rotations = geometry.axis_angle_to_matrix(
+                tf.reshape(pose, [-1, constants.NUM_JOINTS, 3]))
         if self.rotation_mode == "relative":
             relative = rotations
             absolute = geometry.relative_to_absolute(rotations, self._parents)
@@ -245,7 +263,8 @@ class SMPL(keras.layers.Layer):
         rest_joints = self.rest_joints(betas)
         joints = posed_joints(absolute, rest_joints, self._parents, self._ancestors)
         transforms = skinning_transforms(absolute, rest_joints, joints)
-        feature = pose_feature(relative)
+        coefficients = blend_coefficients(betas, pose_feature(relative),
+                                          self.body_model.num_betas)
         offset = translation[:, None, :]
         outputs = {
             "joints": joints + offset,
@@ -254,35 +273,68 @@ class SMPL(keras.layers.Layer):
             "absolute_rotations": absolute,
         }
         if return_vertices:
-            outputs["vertices"] = self._mesh.pose(betas, feature, transforms) + offset
-            extra_points = tf.gather(outputs["vertices"], self.body_model.landmark_vertex_ids,
-                                     axis=1)
+            outputs["vertices"] = self._mesh.pose(coefficients, transforms) + offset
+            landmark_points = tf.gather(outputs["vertices"],
+                                        self.body_model.landmark_vertex_ids, axis=1)
         else:
-            extra_points = self._landmark14_points.pose(betas, feature, transforms) + offset
+            landmark_points = self._landmark14_points.pose(coefficients, transforms) + offset
         outputs["landmarks14"] = tf.concat(
-            [tf.gather(outputs["joints"], constants.LANDMARK14_JOINTS, axis=1), extra_points],
+            [tf.gather(outputs["joints"], constants.LANDMARK14_JOINTS, axis=1), landmark_points],
             axis=1)
         if self._extra_landmarks is not None:
-            outputs["landmarks"] = self._extra_landmarks.pose(betas, feature, transforms) + offset
+            outputs["landmarks"] = self._extra_landmarks.pose(coefficients, transforms) + offset
         return outputs
 
     def call(self, betas, pose, translation=None, return_vertices=True):
         dtype = self.compute_dtype
         num_joints = constants.NUM_JOINTS
-        betas = _check_input(betas, "betas", [(None, None)], dtype)
+        betas = _check_input(betas, "betas", [("B", "S")], dtype)
         if betas.shape[-1] is not None and betas.shape[-1] > self.body_model.num_betas:
             raise ValueError(f"SMPL: 'betas' must have at most {self.body_model.num_betas} "
                              f"components for this model, got {betas.shape[-1]}")
-        pose = _check_input(pose, "pose", [(None, num_joints * 3), (None, num_joints, 3),
-                                           (None, num_joints, 3, 3)], dtype)
-        if pose.shape.rank == 4:
-            rotations = pose
-        else:
-            rotations = geometry.axis_angle_to_matrix(tf.reshape(pose, [-1, num_joints, 3]))
+        pose = _check_input(pose, "pose", [("B", num_joints * 3), ("B", num_joints, 3),
+                                           ("B", num_joints, 3, 3)], dtype)
         if translation is None:
             translation = tf.zeros([tf.shape(betas)[0], 3], dtype)
-        translation = _check_input(translation, "translation", [(None, 3)], dtype)
-        return self._forward(betas, rotations, translation, bool(return_vertices))
+        translation = _check_input(translation, "translation", [("B", 3)], dtype)
+        if not self._jit_compile:
+            return self._forward_impl(betas, pose, translation, bool(return_vertices))
+        return self._forward_with_compiled_gradient(betas, pose, translation,
+                                                    bool(return_vertices))
+
+    def _forward_with_compiled_gradient(self, betas, pose, translation, return_vertices):
+        """The XLA forward pass with an XLA backward pass.
+
+        TensorFlow differentiates an XLA-compiled function with an uncompiled
+        graph, which is ~15x slower here than the compiled pass; this custom
+        gradient recomputes the forward pass inside a compiled backward instead.
+        """
+        keys = []
+
+        @tf.custom_gradient
+        def forward(betas, pose, translation):
+            outputs = self._compiled_forward(betas, pose, translation, return_vertices)
+            keys.extend(sorted(outputs))
+
+            def grad(*upstream):
+                upstream = [tf.zeros_like(outputs[key]) if g is None else g
+                            for key, g in zip(keys, upstream)]
+                return self._compiled_gradient(betas, pose, translation, upstream,
+                                               return_vertices)
+
+            return [outputs[key] for key in keys], grad
+
+        return dict(zip(keys, forward(betas, pose, translation)))
+
+    def _gradient_impl(self, betas, pose, translation, upstream, return_vertices):
+        """Vector-Jacobian product of `_forward_impl` w.r.t. (betas, pose, translation)."""
+        inputs = [betas, pose, translation]
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = self._forward_impl(betas, pose, translation, return_vertices)
+        keys = sorted(outputs)
+        return tape.gradient([outputs[key] for key in keys], inputs, output_gradients=upstream,
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
     def get_config(self):
         config = super().get_config()
