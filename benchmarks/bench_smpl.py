@@ -10,7 +10,8 @@ respect to betas and pose) at several batch sizes in three execution modes:
 
 and, as a floor, the time of the two dense products alone: pose blend shapes
 [B, 207] x [207, 3V] and the skinning product of the weights [V, 24] with the
-per-joint transforms [24, B * 12].
+per-joint transforms [24, B * 12], timed round-robin with the default forward
+so that the ratio is measured under the same load.
 
 Usage: python benchmarks/bench_smpl.py [--batch_sizes=1,64,256] [--body_model=PATH]
 """
@@ -30,6 +31,7 @@ from neural_body_fitting import smpl  # noqa: E402
 FLAGS = flags.DEFINE_list("batch_sizes", ["1", "64", "256"], "Batch sizes to measure.")
 BODY_MODEL = flags.DEFINE_string("body_model", None, "SMPL file; default: synthetic model.")
 MIN_SECONDS = flags.DEFINE_float("min_seconds", 1.0, "Measure each case at least this long.")
+ROUNDS = flags.DEFINE_integer("rounds", 40, "Interleaved rounds of the floor comparison.")
 
 
 def time_call(function, min_seconds):
@@ -80,22 +82,42 @@ def mode_runners(model):
     return runners
 
 
-def floor_seconds(model, batch, min_seconds):
-    """Time of the pose-blend product plus the skinning product alone (XLA-compiled)."""
+def floor_comparison(model, layer, batch, rounds):
+    """Median ms of the two dense products and of the default forward, interleaved.
+
+    The three are timed round-robin in the same rounds, so that load from
+    elsewhere on a shared machine affects them alike; the ratio is the median
+    of the per-round ratios.
+    """
     rng = np.random.default_rng(1)
-    num_vertices = model.num_vertices
-    posedirs = tf.constant(rng.normal(size=(207, 3 * num_vertices)), tf.float32)
+    posedirs = tf.Variable(rng.normal(size=(207, 3 * model.num_vertices)), dtype=tf.float32)
+    weights = tf.Variable(model.weights, dtype=tf.float32)
     feature = tf.constant(rng.normal(size=(batch, 207)), tf.float32)
-    weights = tf.constant(model.weights, tf.float32)
     transforms = tf.constant(rng.normal(size=(24, batch * 12)), tf.float32)
-    best = {}
-    for name, jit in (("graph", False), ("xla", True)):
-        blend = tf.function(lambda: tf.matmul(feature, posedirs), jit_compile=jit)
-        skinning = tf.function(lambda: tf.matmul(weights, transforms), jit_compile=jit)
-        best[name] = (time_call(blend, min_seconds), time_call(skinning, min_seconds))
-    blend_time = min(times[0] for times in best.values())
-    skin_time = min(times[1] for times in best.values())
-    return blend_time, skin_time
+    products = {
+        "blend": tf.function(lambda: tf.matmul(feature, posedirs), jit_compile=True),
+        "skinning": tf.function(lambda: tf.matmul(weights, transforms), jit_compile=True),
+    }
+    betas, pose = make_inputs(batch, model.num_betas)
+    in_function = tf.function(lambda b, p: layer(b, p)["vertices"])
+    candidates = {
+        **products,
+        "default": lambda: layer(betas, pose)["vertices"],
+        "default_in_function": lambda: in_function(betas, pose),
+    }
+    for function in candidates.values():
+        function(), function()
+    times = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, function in candidates.items():
+            tick = time.perf_counter()
+            np.asarray(function())
+            times[name].append(time.perf_counter() - tick)
+    times = {name: np.array(values) * 1e3 for name, values in times.items()}
+    floor = times["blend"] + times["skinning"]
+    ratios = {name: float(np.median(times[name] / floor))
+              for name in ("default", "default_in_function")}
+    return {name: float(np.median(values)) for name, values in times.items()}, ratios
 
 
 def main(argv):
@@ -109,9 +131,8 @@ def main(argv):
     header = ("| batch | mode | forward samples/s | forward ms | fwd+bwd samples/s | fwd+bwd ms |")
     print(header)
     print("|---:|---|---:|---:|---:|---:|")
-    floors = {}
-    default_ms = {}
-    for batch in (int(b) for b in FLAGS.value):
+    batch_sizes = [int(b) for b in FLAGS.value]
+    for batch in batch_sizes:
         betas, pose = make_inputs(batch, model.num_betas)
         for mode, (fwd, fwd_bwd) in runners.items():
             if mode == "eager":
@@ -119,19 +140,18 @@ def main(argv):
             seconds = time_call(lambda: fwd(betas, pose), MIN_SECONDS.value)
             seconds_bwd = time_call(lambda: fwd_bwd(betas, pose), MIN_SECONDS.value)
             tf.config.run_functions_eagerly(False)
-            if mode == "default":
-                default_ms[batch] = seconds * 1e3
             print(f"| {batch} | {mode} | {batch / seconds:,.0f} | {seconds * 1e3:.2f} | "
                   f"{batch / seconds_bwd:,.0f} | {seconds_bwd * 1e3:.2f} |")
-        floors[batch] = floor_seconds(model, batch, MIN_SECONDS.value)
     print()
-    print("| batch | pose-blend product ms | skinning product ms | floor ms | default forward ms "
-          "| default / floor |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for batch, (blend, skin) in floors.items():
-        floor_ms = (blend + skin) * 1e3
-        print(f"| {batch} | {blend * 1e3:.2f} | {skin * 1e3:.2f} | {floor_ms:.2f} | "
-              f"{default_ms[batch]:.2f} | {default_ms[batch] / floor_ms:.2f}x |")
+    print("| batch | pose-blend product ms | skinning product ms | default, eager call ms "
+          "| ratio to floor | default, in a tf.function ms | ratio to floor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    layer = smpl.SMPL(model)
+    for batch in batch_sizes:
+        medians, ratios = floor_comparison(model, layer, batch, ROUNDS.value)
+        print(f"| {batch} | {medians['blend']:.2f} | {medians['skinning']:.2f} | "
+              f"{medians['default']:.2f} | {ratios['default']:.2f}x | "
+              f"{medians['default_in_function']:.2f} | {ratios['default_in_function']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -130,11 +130,17 @@ def skin(points, weights, transforms):
     Returns:
       [B, N, 3] posed points.
     """
-    blended = tf.einsum("nj,bjck->bnck", weights, transforms)  # [B, N, 3, 4]
+    batch, num_joints = tf.shape(transforms)[0], weights.shape[1]
+    # One product [N, J] x [J, B * 12], kept point-major: transposing the small
+    # inputs and output is cheaper than transposing the [N, B, 3, 4] product.
+    per_joint = tf.reshape(tf.transpose(transforms, [1, 0, 2, 3]), [num_joints, -1])
+    blended = tf.reshape(tf.matmul(weights, per_joint), [-1, batch, 3, 4])
+    points = tf.transpose(points, [1, 0, 2])[:, :, None, :]  # [N, B, 1, 3]
     # Written out per column rather than as a reduction over a size-3 axis:
     # XLA fuses this into one vectorised pass over the blended transforms.
-    return (blended[..., 0] * points[..., 0:1] + blended[..., 1] * points[..., 1:2]
-            + blended[..., 2] * points[..., 2:3] + blended[..., 3])
+    posed = (blended[..., 0] * points[..., 0] + blended[..., 1] * points[..., 1]
+             + blended[..., 2] * points[..., 2] + blended[..., 3])
+    return tf.transpose(posed, [1, 0, 2])
 
 
 # --- Model tensors --------------------------------------------------------------------
@@ -265,7 +271,7 @@ class SMPL(keras.layers.Layer):
         transforms = skinning_transforms(absolute, rest_joints, joints)
         coefficients = blend_coefficients(betas, pose_feature(relative),
                                           self.body_model.num_betas)
-        offset = translation[:, None, :]
+        offset = 0.0 if translation is None else translation[:, None, :]
         outputs = {
             "joints": joints + offset,
             "rest_joints": rest_joints,
@@ -294,9 +300,8 @@ class SMPL(keras.layers.Layer):
                              f"components for this model, got {betas.shape[-1]}")
         pose = _check_input(pose, "pose", [("B", num_joints * 3), ("B", num_joints, 3),
                                            ("B", num_joints, 3, 3)], dtype)
-        if translation is None:
-            translation = tf.zeros([tf.shape(betas)[0], 3], dtype)
-        translation = _check_input(translation, "translation", [("B", 3)], dtype)
+        if translation is not None:
+            translation = _check_input(translation, "translation", [("B", 3)], dtype)
         if not self._jit_compile:
             return self._forward_impl(betas, pose, translation, bool(return_vertices))
         return self._forward_with_compiled_gradient(betas, pose, translation,
@@ -306,32 +311,37 @@ class SMPL(keras.layers.Layer):
         """The XLA forward pass with an XLA backward pass.
 
         TensorFlow differentiates an XLA-compiled function with an uncompiled
-        graph, which is ~15x slower here than the compiled pass; this custom
-        gradient recomputes the forward pass inside a compiled backward instead.
+        graph, which is several times slower here than the compiled pass; this
+        custom gradient recomputes the forward pass inside a compiled backward.
         """
+        inputs = [betas, pose] if translation is None else [betas, pose, translation]
         keys = []
 
         @tf.custom_gradient
-        def forward(betas, pose, translation):
-            outputs = self._compiled_forward(betas, pose, translation, return_vertices)
+        def forward(*inputs):
+            outputs = self._compiled_forward(*inputs[:2], self._translation_of(inputs),
+                                             return_vertices)
             keys.extend(sorted(outputs))
 
             def grad(*upstream):
                 upstream = [tf.zeros_like(outputs[key]) if g is None else g
                             for key, g in zip(keys, upstream)]
-                return self._compiled_gradient(betas, pose, translation, upstream,
-                                               return_vertices)
+                return self._compiled_gradient(inputs, upstream, return_vertices)
 
             return [outputs[key] for key in keys], grad
 
-        return dict(zip(keys, forward(betas, pose, translation)))
+        return dict(zip(keys, forward(*inputs)))
 
-    def _gradient_impl(self, betas, pose, translation, upstream, return_vertices):
-        """Vector-Jacobian product of `_forward_impl` w.r.t. (betas, pose, translation)."""
-        inputs = [betas, pose, translation]
+    @staticmethod
+    def _translation_of(inputs):
+        return inputs[2] if len(inputs) == 3 else None
+
+    def _gradient_impl(self, inputs, upstream, return_vertices):
+        """Vector-Jacobian product of `_forward_impl` w.r.t. betas, pose (and translation)."""
         with tf.GradientTape() as tape:
             tape.watch(inputs)
-            outputs = self._forward_impl(betas, pose, translation, return_vertices)
+            outputs = self._forward_impl(*inputs[:2], self._translation_of(inputs),
+                                         return_vertices)
         keys = sorted(outputs)
         return tape.gradient([outputs[key] for key in keys], inputs, output_gradients=upstream,
                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
