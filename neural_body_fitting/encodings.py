@@ -16,7 +16,6 @@ colour, on black.
 """
 import colorsys
 
-import cv2
 import numpy as np
 
 from neural_body_fitting import constants
@@ -92,17 +91,16 @@ def joint_colours(num_joints):
 def draw_joint_map(joints_2d, size=constants.FIT_SIZE, radius=3):
     """Joint map: discs of radius `radius` px at each 2D joint [L, 2] (pixels) on black.
 
-    Joints are drawn in order, so a later joint covers an earlier one where
+    A pixel belongs to a disc when its centre (col + 0.5, row + 0.5) lies
+    within `radius` of the joint; a later joint covers an earlier one where
     discs overlap. Returns uint8 [size, size, 3].
     """
     joints_2d = np.asarray(joints_2d, np.float64)
+    centres = np.arange(size) + 0.5
     image = np.zeros((size, size, 3), np.uint8)
     for (u, v), colour in zip(joints_2d, joint_colours(len(joints_2d))):
-        if np.isfinite(u) and np.isfinite(v):
-            # Pixel (col, row) covers [col, col + 1): its centre is col + 0.5.
-            centre = (int(round((u - 0.5) * 16)), int(round((v - 0.5) * 16)))
-            cv2.circle(image, centre, radius * 16, tuple(int(c) for c in colour), -1,
-                       lineType=cv2.LINE_8, shift=4)
+        inside = (centres[None, :] - u) ** 2 + (centres[:, None] - v) ** 2 <= radius ** 2
+        image[inside] = colour
     return image
 
 
