@@ -7,9 +7,11 @@
 
 Modules, in the order data flows through them: `body_model` (SMPL-format
 model files), `synthetic_body` (the built-in model), `geometry` (rotations,
-camera), `smpl` (the differentiable body model).
+camera), `smpl` (the differentiable body model); `render` (label maps and
+shaded images), `encodings` (Table-1 inputs), `dataset` (the on-disk layout),
+`pose_prior` and `synthesis` (synthetic datasets), `data` (tf.data pipeline).
 """
-from neural_body_fitting import constants, geometry
+from neural_body_fitting import constants, data, dataset, encodings, geometry, render
 from neural_body_fitting.body_model import (BodyModel, load_body_model, resolve_body_model,
                                             save_body_model)
 from neural_body_fitting.smpl import SMPL
@@ -18,6 +20,7 @@ from neural_body_fitting.synthetic_body import synthetic_body_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "BodyModel", "SMPL", "constants", "geometry", "load_body_model", "resolve_body_model",
-    "save_body_model", "synthetic_body_model",
+    "BodyModel", "SMPL", "constants", "data", "dataset", "encodings", "geometry",
+    "load_body_model", "render", "resolve_body_model", "save_body_model",
+    "synthetic_body_model",
 ]

@@ -2,7 +2,7 @@
 
 ```
 <root>/images/<id>_image.png          512x512 RGB crop
-<root>/colours/<id>_colours.png       12-part colour-coded map (the original's)
+<root>/colours/<id>_colours.png       12-part colour-coded map (any size; ours 224)
 <root>/labels/<id>_labels.png         ours: 24-part label map (0 background, SMPL part + 1)
 <root>/smplparams/<id>_smplparams.bin 85 float64: betas 10, axis-angle pose 72, translation 3
 <root>/joints/<id>_joints.bin         float64: 24x3 rest joints, Lx3 posed joints, Lx2 2D joints (224)

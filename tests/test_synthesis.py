@@ -38,7 +38,7 @@ def test_samples_parse_back_and_reproduce_their_joints(generated):
         assert {tuple(c) for c in colours.reshape(-1, 3)} <= {
             tuple(c) for c in constants.PART_COLOURS}
         np.testing.assert_array_equal(render.decolourise(colours),
-                                      encodings.part_lookup(12)[labels])
+                                      encodings.part_lookup(12)[synthesis.fit_size_labels(labels)])
 
 
 def test_mirrored_samples_equal_renders_of_mirrored_parameters():
