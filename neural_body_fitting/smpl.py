@@ -291,6 +291,15 @@ class SMPL(keras.layers.Layer):
             outputs["landmarks"] = self._extra_landmarks.pose(coefficients, transforms) + offset
         return outputs
 
+    def __call__(self, *args, **kwargs):
+        # Keras' generic __call__ (symbolic tracing, autocasting, masks) costs
+        # about 1 ms per eager call and does nothing for this weightless layer
+        # on concrete tensors; symbolic (functional-API) calls still use it.
+        if tf.executing_eagerly() and not any(
+                isinstance(value, keras.KerasTensor) for value in tf.nest.flatten((args, kwargs))):
+            return self.call(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
     def call(self, betas, pose, translation=None, return_vertices=True):
         dtype = self.compute_dtype
         num_joints = constants.NUM_JOINTS
