@@ -364,17 +364,38 @@ def load_body_model(path):
         except Exception as error:  # noqa: BLE001 - zip/npy errors of a damaged file.
             raise ValueError(f"{path}: not a readable .npz body model ({error})") from error
     else:
-        try:
-            data = _RestrictedUnpickler(io.BytesIO(raw), path).load()
-        except pickle.UnpicklingError as error:
-            message = str(error)
-            if not message.startswith(path):  # Our refusals already name the file.
-                message = f"{path}: not a readable body-model pickle ({message})"
-            raise ValueError(message) from error
-        except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
-            raise ValueError(f"{path}: not a readable body-model pickle (truncated or "
-                             f"damaged: {type(error).__name__}: {error})") from error
+        data = _safe_unpickle(raw, path)
     return _model_from_dict(data, path)
+
+
+def _safe_unpickle(raw, path):
+    try:
+        return _RestrictedUnpickler(io.BytesIO(raw), path).load()
+    except pickle.UnpicklingError as error:
+        message = str(error)
+        if not message.startswith(path):  # Our refusals already name the file.
+            message = f"{path}: not a readable pickle ({message})"
+        raise ValueError(message) from error
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+        raise ValueError(f"{path}: not a readable pickle (truncated or damaged: "
+                         f"{type(error).__name__}: {error})") from error
+
+
+def safe_load_pickle(path):
+    """Loads a pickle of arrays (e.g. an SMPL fit) with the restricted unpickler.
+
+    Chumpy arrays and sparse matrices come back as NumPy arrays; any other
+    global is refused. Returns the unpickled object with stand-ins converted.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: file does not exist")
+    with open(path, "rb") as stream:
+        data = _safe_unpickle(stream.read(), path)
+    if isinstance(data, dict):
+        return {key: _to_array(value, key, path) if isinstance(
+            value, (_ChumpyStandIn, _SparseStandIn)) else value for key, value in data.items()}
+    return data
 
 
 def resolve_body_model(path_or_model=None):

@@ -7,6 +7,7 @@
 <root>/smplparams/<id>_smplparams.bin 85 float64: betas 10, axis-angle pose 72, translation 3
 <root>/joints/<id>_joints.bin         float64: 24x3 rest joints, Lx3 posed joints, Lx2 2D joints (224)
 <root>/lists/{train,val,test}_latent.txt   "<id> <latent_flag>" per line
+<root>/colours_parts<k>/<id>_colours.png  ours, optional: colour maps of other granularities
 <root>/dataset.json                   ours: body model, granularities, camera, counts, seed
 ```
 
@@ -37,6 +38,18 @@ def sample_paths(root, sample_id):
     """{'image', 'colours', 'labels', 'smplparams', 'joints'} -> path of that file."""
     return {kind: os.path.join(root, folder, f"{sample_id}{suffix}")
             for kind, (folder, suffix) in _KINDS.items()}
+
+
+def colour_map_path(root, sample_id, granularity):
+    """Path of a colour map: `colours/` for the 12 parts, `colours_parts<k>/` otherwise."""
+    if granularity == 12:
+        return sample_paths(root, sample_id)["colours"]
+    return os.path.join(root, f"colours_parts{granularity}", f"{sample_id}_colours.png")
+
+
+def write_png(path, image):
+    """Writes an RGB (or single-channel) uint8 image as PNG, atomically."""
+    _write_atomic(path, _png_bytes(image, path))
 
 
 def _write_atomic(path, data):

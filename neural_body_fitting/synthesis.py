@@ -116,8 +116,13 @@ def _mirror_rendering(image, labels24):
     return image[:, ::-1].copy(), encodings.mirror_labels(24)[labels24[:, ::-1]].astype(np.uint8)
 
 
-def generate_samples(renderer, root, split, indices, seed, mirror_fraction):
-    """Generates and writes the samples `indices` of `split`; returns their ids."""
+def generate_samples(renderer, root, split, indices, seed, mirror_fraction,
+                     extra_granularities=()):
+    """Generates and writes the samples `indices` of `split`; returns their ids.
+
+    Colour maps of `extra_granularities` (besides the 12 parts) are written to
+    `colours_parts<k>/`; the 24-part label map makes them optional.
+    """
     rngs = [sample_rng(seed, split, index) for index in indices]
     params = [sample_parameters(rng) for rng in rngs]
     mirrored = [rng.random() < mirror_fraction for rng in rngs]
@@ -139,11 +144,15 @@ def generate_samples(renderer, root, split, indices, seed, mirror_fraction):
             posed = geometry.mirror_points(posed[swap]).numpy()
         projected = geometry.project_points(posed, constants.FIT_SIZE).numpy()
         sample_id = f"{split}_{index:06d}"
+        small = fit_size_labels(labels)
         dataset.write_sample(
             root, sample_id, image=image, labels=labels,
-            colours=encodings.encode_labels(fit_size_labels(labels), 12),
+            colours=encodings.encode_labels(small, 12),
             smplparams=np.concatenate([betas[k], pose, translation]),
             rest_joints=rest_joints[k], posed_joints=posed, projected_joints=projected)
+        for granularity in extra_granularities:
+            dataset.write_png(dataset.colour_map_path(root, sample_id, granularity),
+                              encodings.encode_labels(small, granularity))
         ids.append(sample_id)
     return ids
 
@@ -157,13 +166,12 @@ def _worker_init(model_path, num_landmarks):
 
 
 def _worker_run(job):
-    root, split, indices, seed, mirror_fraction = job
-    return generate_samples(_WORKER["renderer"], root, split, indices, seed, mirror_fraction)
+    return generate_samples(_WORKER["renderer"], *job)
 
 
 def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fraction=1.0,
                      mirror_fraction=0.0, num_landmarks=14, workers=1, chunk_size=16,
-                     progress=True):
+                     granularities=(12,), progress=True):
     """Writes a synthetic dataset; returns the dataset.json dict.
 
     Args:
@@ -176,13 +184,17 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
       mirror_fraction: fraction of samples that are mirrored.
       num_landmarks: 14 (the original's landmarks) or 24 (SMPL joints).
       workers: processes (spawned; each loads the body model once).
+      granularities: colour maps to write (12 always; others to colours_parts<k>/).
     """
+    extra = tuple(g for g in granularities if g != 12)
+    for granularity in extra:
+        encodings.colour_table(granularity)  # Fails early on an unknown granularity.
     model = body_model_lib.resolve_body_model(body_model)
     jobs = []
     for split, count in counts.items():
         for start in range(0, count, chunk_size):
             jobs.append((output_dir, split, list(range(start, min(count, start + chunk_size))),
-                         seed, mirror_fraction))
+                         seed, mirror_fraction, extra))
     bar = tqdm(total=sum(counts.values()), desc="samples", disable=not progress)
     if workers > 1:
         context = multiprocessing.get_context("spawn")
@@ -203,6 +215,7 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
                                                      for i in range(count)])
     info = {
         "body_model": model.name, "granularities": list(encodings.GRANULARITIES),
+        "colour_maps_written": sorted({12, *extra}),
         "num_landmarks": num_landmarks, "counts": dict(counts), "seed": seed,
         "latent_fraction": latent_fraction, "mirror_fraction": mirror_fraction,
         "camera": {"focal_length_512": constants.FOCAL_LENGTH_512,

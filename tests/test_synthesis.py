@@ -13,7 +13,7 @@ from neural_body_fitting.synthetic_body import synthetic_body_model
 def generated(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("synthetic"))
     synthesis.generate_dataset(root, {"train": 6, "val": 2}, seed=3, latent_fraction=0.5,
-                               mirror_fraction=0.5, progress=False)
+                               mirror_fraction=0.5, granularities=(6, 12), progress=False)
     return root
 
 
@@ -39,6 +39,10 @@ def test_samples_parse_back_and_reproduce_their_joints(generated):
             tuple(c) for c in constants.PART_COLOURS}
         np.testing.assert_array_equal(render.decolourise(colours),
                                       encodings.part_lookup(12)[synthesis.fit_size_labels(labels)])
+        six = dataset.read_image(dataset.colour_map_path(generated, sample_id, 6))
+        np.testing.assert_array_equal(
+            render.decolourise(six, encodings.colour_table(6)),
+            encodings.part_lookup(6)[synthesis.fit_size_labels(labels)])
 
 
 def test_mirrored_samples_equal_renders_of_mirrored_parameters():
@@ -67,7 +71,8 @@ def test_latent_flags_and_dataset_info(generated):
 def test_same_seed_same_files_whatever_the_workers(tmp_path, generated):
     other = str(tmp_path / "again")
     synthesis.generate_dataset(other, {"train": 6, "val": 2}, seed=3, latent_fraction=0.5,
-                               mirror_fraction=0.5, workers=2, progress=False)
+                               mirror_fraction=0.5, granularities=(6, 12), workers=2,
+                               progress=False)
     for folder in ("smplparams", "joints", "labels", "colours", "images"):
         names = sorted(os.listdir(os.path.join(generated, folder)))
         assert names == sorted(os.listdir(os.path.join(other, folder)))

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from neural_body_fitting import synthesis  # noqa: E402
+from neural_body_fitting import encodings, synthesis  # noqa: E402
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Dataset root to create.", required=True)
 NUM_TRAIN = flags.DEFINE_integer("num_train", 1000, "Training samples.")
@@ -27,7 +27,19 @@ MIRROR_FRACTION = flags.DEFINE_float("mirror_fraction", 0.5, "Fraction of mirror
 NUM_LANDMARKS = flags.DEFINE_enum("num_landmarks", "14", ["14", "24"],
                                   "Landmarks stored in joints/*.bin.")
 WORKERS = flags.DEFINE_integer("workers", 2, "Worker processes.")
+GRANULARITY = flags.DEFINE_list(
+    "granularity", ["12"], "Colour maps to write: part counts among 1,3,6,12,24, or 'all'. The "
+    "24-part label map is always written, so every encoding can also be computed on the fly.")
 OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory.")
+
+
+def _granularities(values):
+    if values == ["all"]:
+        return encodings.GRANULARITIES
+    try:
+        return tuple(int(value) for value in values)
+    except ValueError:
+        raise app.UsageError(f"--granularity must list part counts or be 'all', got {values}")
 
 
 def main(argv):
@@ -40,7 +52,8 @@ def main(argv):
                                body_model=BODY_MODEL.value,
                                latent_fraction=LATENT_FRACTION.value,
                                mirror_fraction=MIRROR_FRACTION.value,
-                               num_landmarks=int(NUM_LANDMARKS.value), workers=WORKERS.value)
+                               num_landmarks=int(NUM_LANDMARKS.value), workers=WORKERS.value,
+                               granularities=_granularities(GRANULARITY.value))
     total = sum(counts.values())
     seconds = time.perf_counter() - start
     print(f"{total} samples in {seconds:.1f} s ({total / seconds:.1f} samples/s) "
