@@ -180,7 +180,7 @@ def _first_24_label_of_each_12():
 def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", latent_mean=None,
                  include_translation=False, batch_size=5, shuffle=True, seed=constants.SEED,
                  repeat=True, drop_remainder=True, skip_bad_samples=False, num_landmarks=None,
-                 cache=False, input_context=None, loaded=None):
+                 cache=False, input_context=None, loaded=None, input_size=constants.FIT_SIZE):
     """The fitting network's input pipeline (see the module docstring).
 
     Args:
@@ -190,6 +190,8 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
       cache: keep decoded inputs in memory after the first pass.
       input_context: a tf.distribute.InputContext; shards the samples.
       loaded: a `Split` from `load_split` to reuse.
+      input_size: side of the model input; other than 224 the 224 px input is
+        resized (nearest for maps, bilinear for RGB).
     Returns:
       (tf.data.Dataset of dicts, Split).
     """
@@ -221,8 +223,14 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     build_input = _input_builder(input_type, has_labels)
 
+    method = "bilinear" if input_type == "rgb" else "nearest"
+
     def add_input(element):
-        return {**element, "input": build_input(element["path"], element["joints_2d"])}
+        image = build_input(element["path"], element["joints_2d"])
+        if input_size != constants.FIT_SIZE:
+            image = tf.cast(tf.image.resize(image, [input_size, input_size], method=method),
+                            tf.uint8)
+        return {**element, "input": image}
 
     def shuffled(ds):
         return ds.shuffle(len(split_data.ids), seed=seed, reshuffle_each_iteration=True)

@@ -1,0 +1,132 @@
+"""Evaluation of the fitting network with the original's metrics.
+
+Per sample (SMPL joints are recomputed from the ground-truth parameters with
+the body model, so any landmark set works):
+
+  err_joints3D   mean Euclidean distance of the 24 SMPL joints (mm)
+  recon_err      the same after a per-frame similarity Procrustes alignment (mm)
+  pckh           fraction of 2D landmarks within half the head size (neck to
+                 head top, or SMPL neck to head for 24 joints)
+  err_quat       mean over joints of the quaternion distance acos(2<q, q'>² - 1)
+                 between predicted and true rotations (radians)
+
+`evaluate` writes `<output>.npz` and `<output>.csv` with one row per sample
+and returns the summary (means, reconstruction median) and the ids at the
+error quartiles (the examples the paper's Figure 4 shows).
+"""
+import csv
+import io
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from neural_body_fitting import constants, geometry, smpl
+
+METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
+
+
+def procrustes_align(prediction, target):
+    """Similarity-aligns prediction [N, 3] to target [N, 3] (least squares); returns [N, 3]."""
+    mu_p, mu_t = prediction.mean(0), target.mean(0)
+    p, t = prediction - mu_p, target - mu_t
+    u, s, vt = np.linalg.svd(p.T @ t)
+    sign = np.sign(np.linalg.det(u @ vt))
+    d = np.diag([1.0, 1.0, sign])
+    rotation = u @ d @ vt
+    scale = np.trace(np.diag(s) @ d) / max((p ** 2).sum(), 1e-12)
+    return scale * p @ rotation + mu_t
+
+
+def pckh(prediction_2d, target_2d, head):
+    """Fraction of joints [N, 2] within half the head size (distance of `head` joints)."""
+    size = np.linalg.norm(target_2d[head[0]] - target_2d[head[1]])
+    return float(np.mean(np.linalg.norm(prediction_2d - target_2d, axis=1) <= 0.5 * size))
+
+
+def sample_metrics(pred_joints, true_joints, pred_2d, true_2d, pred_rot, true_rot, head):
+    """The four metrics of one sample (joints in metres; errors returned in mm)."""
+    error = np.linalg.norm(pred_joints - true_joints, axis=1).mean() * 1000
+    aligned = procrustes_align(pred_joints, true_joints)
+    recon = np.linalg.norm(aligned - true_joints, axis=1).mean() * 1000
+    quaternions = geometry.matrix_to_quaternion(np.stack([pred_rot, true_rot])).numpy()
+    angle = geometry.quaternion_distance(quaternions[0], quaternions[1]).numpy().mean()
+    return {"err_joints3D": error, "recon_err": recon, "pckh": pckh(pred_2d, true_2d, head),
+            "err_quat": float(angle)}
+
+
+def _write_atomic(path, payload):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp_")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(payload)
+    os.replace(tmp_path, path)
+
+
+def quartile_ids(ids, errors):
+    """Sample ids at the 0, 25, 50, 75 and 100th percentile of `errors`."""
+    order = np.argsort(errors)
+    positions = np.round(np.linspace(0, len(order) - 1, 5)).astype(int)
+    return {f"q{25 * k}": ids[order[p]] for k, p in enumerate(positions)}
+
+
+def evaluate(model, dataset, num_samples, config, output=None, body_model=None):
+    """Runs `model` over `dataset` (unshuffled batches) and computes the metrics.
+
+    Args:
+      model: an NBFModel (or anything returning its outputs).
+      dataset: batches from `data.make_dataset(..., shuffle=False, repeat=False)`.
+      num_samples: number of samples to use (the split's size).
+      config: the experiment config (use_gt_translation, num_landmarks, use_absrot).
+      output: path prefix for the .npz and .csv files, or None.
+    Returns:
+      (summary dict, per-sample dict of arrays).
+    """
+    truth_layer = smpl.SMPL(body_model if body_model is not None else model.smpl.body_model)
+    head = constants.LANDMARK14_HEAD if config.num_landmarks == 14 else (12, 15)
+    rows = {key: [] for key in ("id", *METRICS)}
+    predictions = {"betas": [], "rotations": [], "joints": []}
+
+    @tf.function
+    def predict(batch):
+        translation = batch["translation"] if config.use_gt_translation else None
+        return model(batch["input"], translation=translation, training=False)
+
+    for batch in dataset:
+        outputs = {key: value.numpy() for key, value in predict(batch).items()}
+        truth = truth_layer(batch["betas"], batch["pose"], batch["translation"],
+                            return_vertices=False)
+        true_joints = truth["joints"].numpy()
+        true_rot = (truth["absolute_rotations"] if config.use_absrot
+                    else truth["relative_rotations"]).numpy()
+        for k, sample_id in enumerate(batch["id"].numpy()):
+            values = sample_metrics(outputs["smpl_joints"][k], true_joints[k],
+                                    outputs["joints_2d"][k], batch["joints_2d"].numpy()[k],
+                                    outputs["rotations"][k], true_rot[k], head)
+            rows["id"].append(sample_id.decode())
+            for key in METRICS:
+                rows[key].append(values[key])
+            for key, name in (("betas", "betas"), ("rotations", "rotations"),
+                              ("joints", "smpl_joints")):
+                predictions[key].append(outputs[name][k])
+        if len(rows["id"]) >= num_samples:
+            break
+    per_sample = {key: np.array(values) for key, values in rows.items()}
+    summary = {f"mean_{key}": float(per_sample[key].mean()) for key in METRICS}
+    summary["median_recon_err"] = float(np.median(per_sample["recon_err"]))
+    summary["num_samples"] = len(rows["id"])
+    summary["quartiles_err_joints3D"] = quartile_ids(per_sample["id"], per_sample["err_joints3D"])
+    if output:
+        buffer = io.BytesIO()
+        np.savez(buffer, **per_sample, **{f"pred_{k}": np.array(v) for k, v in
+                                          predictions.items()})
+        _write_atomic(f"{output}.npz", buffer.getvalue())
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["id", *METRICS])
+        for k in range(len(rows["id"])):
+            writer.writerow([rows["id"][k]] + [f"{rows[m][k]:.6f}" for m in METRICS])
+        _write_atomic(f"{output}.csv", text.getvalue().encode())
+    return summary, per_sample

@@ -1,0 +1,218 @@
+"""Training the fitting network: a custom loop under a tf.distribute strategy.
+
+`Trainer` builds the strategy, the input pipeline, the model, Adam (beta1
+0.5) with the configured learning-rate policy, and a checkpoint of model,
+optimizer (its iteration count is the step) and input iterator, then runs
+`train(max_steps)`:
+
+- the gradient step is a `tf.function` (XLA with `config.xla`); each replica
+  scales its loss by the global number of contributing samples, so gradients
+  do not depend on how the batch is split;
+- `tf.train.CheckpointManager` saves every `save_freq` steps and at the end;
+  a new Trainer on the same directory resumes from the latest checkpoint;
+- SIGINT saves a checkpoint and stops; a non-finite loss stops with an error
+  and keeps the last good checkpoint;
+- TensorBoard summaries (losses, learning rate, the batch's 3D joint error,
+  input and joint images), a tqdm progress bar and a log file in the model
+  directory.
+"""
+import os
+import signal
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tqdm import tqdm
+
+from neural_body_fitting import config as config_lib
+from neural_body_fitting import data, encodings, losses, models
+
+
+def build_strategy(name):
+    """'default' (one device), 'mirrored' (all visible GPUs, or CPU), 'multi_worker' (TF_CONFIG)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"config.strategy: unknown '{name}'")
+
+
+def learning_rate(config, max_steps):
+    """The configured schedule: poly (power 0.9 to 0 over all steps), step or constant."""
+    if config.lr_policy == "poly":
+        return keras.optimizers.schedules.PolynomialDecay(config.lr, max(max_steps, 1), 0.0,
+                                                          power=config.lr_power)
+    if config.lr_policy == "step":
+        return keras.optimizers.schedules.ExponentialDecay(config.lr, config.lr_step_size,
+                                                           config.lr_gamma, staircase=True)
+    return config.lr
+
+
+def latent_statistics(config, split, model_dir):
+    """(mean [229], std [229]) from config.latent_stats, or computed and saved."""
+    if config.latent_stats:
+        paths = [f"{config.latent_stats}_{kind}.npy" for kind in ("mean", "std")]
+        for path in paths:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"config.latent_stats: {path} does not exist")
+        mean, std = (np.load(path) for path in paths)
+    else:
+        mode = "absolute" if config.use_absrot else "relative"
+        mean, std = data.latent_statistics(split, mode)
+        if model_dir:
+            os.makedirs(model_dir, exist_ok=True)
+            for kind, values in (("mean", mean), ("std", std)):
+                np.save(os.path.join(model_dir, f"latent_stats_{kind}.npy"), values)
+    for kind, values in (("mean", mean), ("std", std)):
+        if np.shape(values) != (data.LATENT_STATS_SIZE,):
+            raise ValueError(f"latent statistics {kind}: expected {data.LATENT_STATS_SIZE} "
+                             f"values, got {np.shape(values)}")
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+class Trainer:
+    """Owns the model, optimizer, data and checkpoints of one training run."""
+
+    def __init__(self, config, model_dir, strategy=None, progress=True):
+        self.config = config_lib.validate(config)
+        self.model_dir = model_dir
+        self.progress = progress
+        os.makedirs(model_dir, exist_ok=True)
+        keras.utils.set_random_seed(config.seed)
+        if config.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        self.strategy = strategy or build_strategy(config.strategy)
+        rotation_mode = "absolute" if config.use_absrot else "relative"
+        self.split = data.load_split(config.dataset_root, config.train_split, config.input_type,
+                                     config.skip_bad_samples, config.num_landmarks)
+        self.stats_mean, self.stats_std = latent_statistics(config, self.split, model_dir)
+        model_config = config_lib.model_view(config)
+        self.latent_mean = models.latent_mean_for(model_config, self.stats_mean)
+        self.latent_std = tf.constant(models.latent_mean_for(model_config, self.stats_std))
+        steps_per_epoch = max(len(self.split.ids) // config.batch_size, 1)
+        self.max_steps = config.max_steps or config.max_epochs * steps_per_epoch
+        dataset_options = dict(
+            input_type=config.input_type, rotation_mode=rotation_mode,
+            latent_mean=self.stats_mean, include_translation=model_config.predict_translation,
+            seed=config.seed, cache=config.cache_inputs, input_size=config.input_size,
+            num_landmarks=config.num_landmarks)
+        self.dataset = data.make_distributed_dataset(
+            self.strategy, config.batch_size, config.dataset_root, config.train_split,
+            **dataset_options)
+        with self.strategy.scope():
+            self.model = models.NBFModel(model_config, config.body_model or None,
+                                         self.latent_mean)
+            size = config.input_size
+            self.model(tf.zeros([1, size, size, 3]))
+            optimizer = keras.optimizers.Adam(learning_rate(config, self.max_steps),
+                                              beta_1=config.beta1)
+            if config.mixed_precision:
+                optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
+            self.optimizer = optimizer
+            self.iterator = iter(self.dataset)
+            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                                  iterator=self.iterator)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
+                                                  max_to_keep=config.keep_checkpoints)
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
+            logging.info("Resumed from %s at step %d", self.manager.latest_checkpoint,
+                         self.step)
+        self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
+        self._train_step = tf.function(self._distributed_step, jit_compile=False)
+        self._stop_requested = False
+
+    @property
+    def step(self):
+        return int(self.optimizer.iterations.numpy())
+
+    def _replica_step(self, batch):
+        config = self.config
+        translation = batch["translation"] if config.use_gt_translation else None
+        with tf.GradientTape() as tape:
+            outputs = self.model(batch["input"], translation=translation, training=True)
+            terms = losses.loss_terms_values(dict(config.loss_terms), outputs, batch,
+                                             self.latent_std)
+            decay = losses.weight_decay(self.model, config.weight_decay) / float(
+                self.strategy.num_replicas_in_sync)
+            total = tf.add_n(list(terms.values())) + decay
+            scaled = self.optimizer.scale_loss(total) if config.mixed_precision else total
+        variables = self.model.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        joint_error = tf.reduce_sum(tf.norm(outputs["joints"] - batch["joints"], axis=-1))
+        count = tf.cast(tf.size(batch["joints"]) // 3, tf.float32)
+        return {"loss": total, "weight_decay": decay, **terms,
+                "joint_error_sum": joint_error, "joint_count": count}
+
+    def _distributed_step(self, batch):
+        per_replica = self.strategy.run(self._replica_step, args=(batch,))
+        return {key: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                for key, value in per_replica.items()}
+
+    def _request_stop(self, signum, frame):
+        del signum, frame
+        self._stop_requested = True
+
+    def save(self):
+        return self.manager.save(checkpoint_number=self.step)
+
+    def train(self, max_steps=None, max_seconds=None):
+        """Trains until `max_steps` (default: the config's); returns the last metrics."""
+        import time
+
+        max_steps = max_steps or self.max_steps
+        config = self.config
+        previous = signal.signal(signal.SIGINT, self._request_stop)
+        metrics = {}
+        start = time.perf_counter()
+        bar = tqdm(total=max_steps, initial=self.step, desc="train", disable=not self.progress)
+        try:
+            while self.step < max_steps:
+                batch = next(self.iterator)
+                metrics = {key: float(value) for key, value in self._train_step(batch).items()}
+                if not np.isfinite(metrics["loss"]):
+                    raise FloatingPointError(
+                        f"training stopped: the loss became non-finite at step {self.step} "
+                        f"({metrics}); the last good checkpoint is kept: "
+                        f"{self.manager.latest_checkpoint}")
+                metrics["joint_error_mm"] = 1000 * metrics.pop("joint_error_sum") / max(
+                    metrics.pop("joint_count"), 1.0)
+                step = self.step
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+                if step % config.summary_freq == 0 or step == max_steps:
+                    self._summaries(step, metrics, batch)
+                    logging.info("step %d: %s", step, metrics)
+                if step % config.save_freq == 0:
+                    self.save()
+                if self._stop_requested:
+                    logging.info("Interrupted: saving at step %d", step)
+                    break
+                if max_seconds and time.perf_counter() - start > max_seconds:
+                    break
+            self.save()
+        finally:
+            bar.close()
+            signal.signal(signal.SIGINT, previous)
+        return metrics
+
+    def _summaries(self, step, metrics, batch):
+        lr = self.optimizer.learning_rate
+        with self.writer.as_default(step=step):
+            for key, value in metrics.items():
+                tf.summary.scalar(f"loss/{key}" if key in losses.TERMS or key in (
+                    "loss", "weight_decay") else f"metrics/{key}", value)
+            tf.summary.scalar("learning_rate", float(lr.numpy() if hasattr(lr, "numpy") else lr))
+            if self.config.image_summaries:
+                inputs = self.strategy.experimental_local_results(batch["input"])[0]
+                joints = self.strategy.experimental_local_results(batch["joints_2d"])[0]
+                tf.summary.image("input", (inputs[:3] + 1.0) / 2.0, max_outputs=3)
+                maps = [encodings.draw_joint_map(j.numpy()) for j in joints[:3]]
+                tf.summary.image("joints_2d", np.stack(maps).astype(np.float32) / 255.0,
+                                 max_outputs=3)
+        self.writer.flush()
