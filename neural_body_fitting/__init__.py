@@ -9,9 +9,15 @@ Modules, in the order data flows through them: `body_model` (SMPL-format
 model files), `synthetic_body` (the built-in model), `geometry` (rotations,
 camera), `smpl` (the differentiable body model); `render` (label maps and
 shaded images), `encodings` (Table-1 inputs), `dataset` (the on-disk layout),
-`pose_prior` and `synthesis` (synthetic datasets), `data` (tf.data pipeline).
+`pose_prior` and `synthesis` (synthetic datasets), `up3d` (UP-3D conversion),
+`augment`, `data` (tf.data pipeline); `networks` (slim-faithful encoders),
+`models` (the fitting network), `losses`, `config`, `training`,
+`evaluation`, `porting` (original TF1 checkpoints).
 """
-from neural_body_fitting import constants, data, dataset, encodings, geometry, render
+from neural_body_fitting import (augment, config, constants, data, dataset, encodings,
+                                 evaluation, geometry, losses, models, networks, porting,
+                                 render, training)
+from neural_body_fitting.models import NBFModel
 from neural_body_fitting.body_model import (BodyModel, load_body_model, resolve_body_model,
                                             save_body_model)
 from neural_body_fitting.smpl import SMPL
@@ -20,7 +26,8 @@ from neural_body_fitting.synthetic_body import synthetic_body_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "BodyModel", "SMPL", "constants", "data", "dataset", "encodings", "geometry",
-    "load_body_model", "render", "resolve_body_model", "save_body_model",
-    "synthetic_body_model",
+    "BodyModel", "NBFModel", "SMPL", "augment", "config", "constants", "data", "dataset",
+    "encodings", "evaluation", "geometry", "load_body_model", "losses", "models", "networks",
+    "porting", "render", "resolve_body_model", "save_body_model", "synthetic_body_model",
+    "training",
 ]

@@ -29,6 +29,7 @@ def default_config():
     config.skip_bad_samples = False
     # Model.
     config.encoder_type = "resnet_v1_50"
+    config.bn_decay = networks.BN_DECAY
     config.use_absrot = True
     config.use_svd = True
     config.latent_components = "betas,pose"
@@ -59,6 +60,10 @@ def default_config():
     config.summary_freq = 100
     config.keep_checkpoints = 3
     config.image_summaries = True
+    config.lock()
+    # Loss terms are a mapping whose keys are chosen per experiment; they are
+    # checked by name in `validate` instead.
+    config.loss_terms.unlock()
     return config
 
 
@@ -95,6 +100,7 @@ def model_view(config):
     """The few options the model needs, with `predict_translation` derived."""
     view = ml_collections.ConfigDict({
         "encoder_type": config.encoder_type, "input_size": config.input_size,
+        "bn_decay": config.bn_decay,
         "use_absrot": config.use_absrot, "use_svd": config.use_svd,
         "num_landmarks": config.num_landmarks, "seed": config.seed,
         "predict_translation": predict_translation(config),

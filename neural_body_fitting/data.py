@@ -180,7 +180,8 @@ def _first_24_label_of_each_12():
 def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", latent_mean=None,
                  include_translation=False, batch_size=5, shuffle=True, seed=constants.SEED,
                  repeat=True, drop_remainder=True, skip_bad_samples=False, num_landmarks=None,
-                 cache=False, input_context=None, loaded=None, input_size=constants.FIT_SIZE):
+                 cache=False, input_context=None, loaded=None, input_size=constants.FIT_SIZE,
+                 skip_batches=0):
     """The fitting network's input pipeline (see the module docstring).
 
     Args:
@@ -192,6 +193,8 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
       loaded: a `Split` from `load_split` to reuse.
       input_size: side of the model input; other than 224 the 224 px input is
         resized (nearest for maps, bilinear for RGB).
+      skip_batches: batches to skip at the start (to resume a run where it
+        stopped); the records are skipped before decoding, so this is cheap.
     Returns:
       (tf.data.Dataset of dicts, Split).
     """
@@ -236,13 +239,14 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
         return ds.shuffle(len(split_data.ids), seed=seed, reshuffle_each_iteration=True)
 
     decode = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    skipped = skip_batches * batch_size
     if cache:  # Decode once, keep the 224 px inputs in memory, shuffle them.
         ds = ds.map(add_input, **decode).cache()
         ds = shuffled(ds) if shuffle else ds
-        ds = ds.repeat() if repeat else ds
+        ds = (ds.repeat() if repeat else ds).skip(skipped)
     else:  # Shuffle the small per-sample records, then decode.
         ds = shuffled(ds) if shuffle else ds
-        ds = ds.repeat() if repeat else ds
+        ds = (ds.repeat() if repeat else ds).skip(skipped)
         ds = ds.map(add_input, **decode)
     ds = ds.map(lambda e: {**e, "input": tf.cast(e["input"], tf.float32) * (2.0 / 255.0) - 1.0},
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -250,14 +254,20 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
         split_data
 
 
-def make_distributed_dataset(strategy, global_batch_size, root, split, **kwargs):
-    """Per-replica batches for `strategy`, each input pipeline reading its own shard."""
+def make_distributed_dataset(strategy, global_batch_size, root, split, skip_steps=0,
+                             **kwargs):
+    """Per-replica batches for `strategy`, each input pipeline reading its own shard.
+
+    `skip_steps` training steps' worth of batches are skipped (to resume).
+    """
     loaded = load_split(root, split, kwargs.get("input_type", "parts12"),
                         kwargs.get("skip_bad_samples", False), kwargs.get("num_landmarks"))
 
     def dataset_fn(input_context):
         batch = input_context.get_per_replica_batch_size(global_batch_size)
+        # Each step takes one batch per replica that this pipeline feeds.
+        per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
         return make_dataset(root, split, batch_size=batch, input_context=input_context,
-                            loaded=loaded, **kwargs)[0]
+                            loaded=loaded, skip_batches=skip_steps * per_step, **kwargs)[0]
 
     return strategy.distribute_datasets_from_function(dataset_fn)

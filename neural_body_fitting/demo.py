@@ -1,11 +1,13 @@
-"""`make demo`: builds the synthetic body model, poses it and prints what SMPL returns.
+"""`make demo`: generate data, train the fitting network on the CPU, evaluate.
 
-    python -m neural_body_fitting.demo [--smpl_model=PATH] [--batch_size=64]
+    python -m neural_body_fitting.demo [--output_dir=demo_output] [--train_seconds=300]
 
-Shows the body model's statistics, a few named poses with their 3D joints and
-their projections into the original's 224 px crop, and the SMPL layer's
-throughput. Uses the built-in synthetic model unless a real SMPL file is
-given (flag, or the NBF_SMPL_MODEL environment variable).
+1. builds the body model (the synthetic one unless --smpl_model or
+   $NBF_SMPL_MODEL point to a real SMPL file);
+2. writes a small synthetic dataset (480 training, 64 test samples);
+3. trains with `experiments/demo.py` for --train_seconds;
+4. evaluates on the held-out test samples both the baseline that predicts
+   the latent mean and the trained network, and prints a table.
 """
 import os
 import time
@@ -13,73 +15,71 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
-from neural_body_fitting import body_model, constants, geometry, smpl  # noqa: E402
+from neural_body_fitting import body_model, dataset, synthesis, training  # noqa: E402
+from neural_body_fitting.evaluation import run_evaluation  # noqa: E402
 
+OUTPUT_DIR = flags.DEFINE_string("output_dir", "demo_output", "Data and run directory.")
 SMPL_MODEL = flags.DEFINE_string("smpl_model", None,
                                  "SMPL .pkl/.npz; default $NBF_SMPL_MODEL or 'synthetic'.")
-BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Batch size of the throughput check.")
+TRAIN_SECONDS = flags.DEFINE_float("train_seconds", 300, "Training time budget.")
+NUM_TRAIN = flags.DEFINE_integer("num_train", 480, "Training samples to generate.")
+NUM_TEST = flags.DEFINE_integer("num_test", 64, "Held-out samples to generate.")
 
 
-def named_poses():
-    """A few axis-angle poses [N, 72] standing upright in the original camera."""
-    poses = np.zeros((4, 72))
-    poses[:, 0] = np.pi  # Upright and facing the camera (y down, looking along +z).
-    poses[1, 16 * 3 + 2] = -1.2  # Left shoulder: arm down.
-    poses[1, 17 * 3 + 2] = 1.2
-    poses[2, 1 * 3] = -1.4  # Left hip flexed, knee bent: a step.
-    poses[2, 4 * 3] = 1.2
-    poses[3, 1] = np.pi / 2  # Turned to the side, arms raised.
-    poses[3, 0:3] = geometry.matrix_to_axis_angle(
-        geometry.axis_angle_to_matrix(np.array([np.pi, 0.0, 0.0]))
-        @ geometry.axis_angle_to_matrix(np.array([0.0, np.pi / 2, 0.0]))).numpy()
-    poses[3, 16 * 3 + 2] = 0.6
-    poses[3, 17 * 3 + 2] = -0.6
-    return poses, ("T-pose", "arms down", "stepping", "turned, arms up")
+def demo_config(dataset_root, smpl_model):
+    """experiments/demo.py, pointed at the demo data."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "experiments", "demo.py")
+    spec = importlib.util.spec_from_file_location("demo_experiment", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config()
+    config.dataset_root = dataset_root
+    config.eval_split = "test"
+    config.body_model = smpl_model or ""
+    return config
+
+
+def ensure_dataset(root, counts, smpl_model):
+    info = dataset.read_dataset_info(root)
+    if info.get("counts") == counts:
+        print(f"Using the dataset in {root} ({counts})")
+        return
+    start = time.perf_counter()
+    synthesis.generate_dataset(root, counts, seed=0, body_model=smpl_model,
+                               mirror_fraction=0.5, workers=2)
+    print(f"Generated {sum(counts.values())} samples in {time.perf_counter() - start:.0f} s "
+          f"-> {root}")
 
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # Keep the console to the demo's own output.
     model = body_model.resolve_body_model(SMPL_MODEL.value)
-    rest = model.J_regressor @ model.v_template
-    height = np.ptp(model.v_template[:, 1])
-    print(f"Body model: {model.name}")
-    print(f"  {model.num_vertices} vertices, {len(model.faces)} faces, {model.num_betas} shape "
-          f"components, height {height:.3f} m, arm span {np.ptp(model.v_template[:, 0]):.3f} m")
-    layer = smpl.SMPL(model)
-    poses, names = named_poses()
-    betas = np.zeros((len(poses), model.num_betas))
-    translation = np.tile(constants.FIXED_TRANSLATION, (len(poses), 1))
-    out = layer(betas, poses, translation)
-    pixels = geometry.project_points(out["landmarks14"], resolution=constants.FIT_SIZE).numpy()
-    print("\nPosed bodies at the original's fixed distance, 14 landmarks in the 224 px crop:")
-    print(f"| pose | bbox height px | head top (u, v) | right ankle (u, v) | left wrist (u, v) |")
-    print("|---|---:|---|---|---|")
-    for name, landmarks in zip(names, pixels):
-        span = np.ptp(landmarks[:, 1])
-        head, ankle, wrist = landmarks[13], landmarks[0], landmarks[11]
-        print(f"| {name} | {span:.0f} | ({head[0]:.0f}, {head[1]:.0f}) | "
-              f"({ankle[0]:.0f}, {ankle[1]:.0f}) | ({wrist[0]:.0f}, {wrist[1]:.0f}) |")
-    print("\nRest joints J(0) (m):")
-    for index in (0, 12, 15, 16, 20, 7):
-        print(f"  {constants.JOINT_NAMES[index]:>14s}: {np.round(rest[index], 3)}")
-    for component in range(min(3, model.num_betas)):
-        shaped = model.v_template + 2.0 * model.shapedirs[:, :, component]
-        print(f"  beta[{component}] = +2 changes the height by "
-              f"{np.ptp(shaped[:, 1]) - height:+.3f} m")
-    batch = BATCH_SIZE.value
-    rng = np.random.default_rng(0)
-    betas = tf.constant(rng.normal(size=(batch, model.num_betas)), tf.float32)
-    pose = tf.constant(rng.normal(scale=0.3, size=(batch, 72)), tf.float32)
-    layer(betas, pose)  # Compile.
+    print(f"Body model: {model.name}: {model.num_vertices} vertices, {len(model.faces)} faces, "
+          f"height {np.ptp(model.v_template[:, 1]):.2f} m")
+    root = os.path.join(OUTPUT_DIR.value, "data")
+    run_dir = os.path.join(OUTPUT_DIR.value, "run")
+    ensure_dataset(root, {"train": NUM_TRAIN.value, "test": NUM_TEST.value}, SMPL_MODEL.value)
+    config = demo_config(root, SMPL_MODEL.value)
+    trainer = training.Trainer(config, run_dir)
     start = time.perf_counter()
-    repeats = 20
-    for _ in range(repeats):
-        layer(betas, pose)["vertices"].numpy()
-    seconds = (time.perf_counter() - start) / repeats
-    print(f"\nSMPL forward, batch {batch}: {seconds * 1e3:.1f} ms ({batch / seconds:,.0f} bodies/s)")
+    metrics = trainer.train(max_seconds=TRAIN_SECONDS.value)
+    print(f"Trained to step {trainer.step} in {time.perf_counter() - start:.0f} s "
+          f"(last batch loss {metrics.get('loss', float('nan')):.3f}); run in {run_dir}")
+    rows = [("baseline: latent mean", run_evaluation(config, run_dir, "test", baseline=True)),
+            (f"NBF, {trainer.step} steps", run_evaluation(config, run_dir, "test"))]
+    print(f"\nHeld-out synthetic test set ({NUM_TEST.value} samples):")
+    print("| model | 3D joint error (mm) | reconstruction error (mm) | PCKh | "
+          "rotation error (rad) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, summary in rows:
+        print(f"| {name} | {summary['mean_err_joints3D']:.1f} | {summary['mean_recon_err']:.1f}"
+              f" | {summary['mean_pckh']:.3f} | {summary['mean_err_quat']:.3f} |")
 
 
 if __name__ == "__main__":

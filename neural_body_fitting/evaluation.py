@@ -22,7 +22,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from neural_body_fitting import constants, geometry, smpl
+from neural_body_fitting import config as config_lib
+from neural_body_fitting import constants, data, geometry, models, smpl
 
 METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
 
@@ -130,3 +131,41 @@ def evaluate(model, dataset, num_samples, config, output=None, body_model=None):
             writer.writerow([rows["id"][k]] + [f"{rows[m][k]:.6f}" for m in METRICS])
         _write_atomic(f"{output}.csv", text.getvalue().encode())
     return summary, per_sample
+
+
+def build_model(config, model_dir, baseline=False):
+    """The model with the run's latent statistics and its latest weights (or zero head)."""
+    config = config_lib.validate(config)
+    view = config_lib.model_view(config)
+    prefix = config.latent_stats or os.path.join(model_dir, "latent_stats")
+    mean_path = f"{prefix}_mean.npy"
+    if not os.path.isfile(mean_path):
+        raise FileNotFoundError(f"{mean_path}: latent statistics not found (train first, or "
+                                "set config.latent_stats)")
+    stats_mean = np.load(mean_path)
+    model = models.NBFModel(view, config.body_model or None,
+                            models.latent_mean_for(view, stats_mean))
+    model(tf.zeros([1, config.input_size, config.input_size, 3]))
+    if baseline:
+        for variable in (model.head.kernel, model.head.bias):
+            variable.assign(tf.zeros_like(variable))
+    else:
+        latest = tf.train.latest_checkpoint(model_dir)
+        if latest is None:
+            raise FileNotFoundError(f"{model_dir}: no checkpoint to evaluate")
+        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    return model, stats_mean
+
+
+def run_evaluation(config, model_dir, split, baseline=False, output=True):
+    model, stats_mean = build_model(config, model_dir, baseline)
+    loaded = data.load_split(config.dataset_root, split, config.input_type,
+                             config.skip_bad_samples, config.num_landmarks)
+    dataset, _ = data.make_dataset(
+        config.dataset_root, split, input_type=config.input_type,
+        rotation_mode="absolute" if config.use_absrot else "relative", latent_mean=stats_mean,
+        batch_size=config.batch_size, shuffle=False, repeat=False, drop_remainder=False,
+        loaded=loaded, input_size=config.input_size)
+    name = f"eval_{split}" + ("_baseline" if baseline else "")
+    return evaluate(model, dataset, len(loaded.ids), config,
+                               os.path.join(model_dir, name) if output else None)[0]

@@ -47,7 +47,8 @@ class NBFModel(keras.Model):
         super().__init__(name="generator", **kwargs)
         self.config = config
         size = config.input_size
-        self.encoder = networks.build_encoder(config.encoder_type, (size, size, 3))
+        self.encoder = networks.build_encoder(config.encoder_type, (size, size, 3),
+                                              config.get("bn_decay", networks.BN_DECAY))
         self.head = keras.layers.Dense(
             latent_size(config), kernel_initializer=keras.initializers.RandomNormal(
                 stddev=0.02, seed=config.seed), name="generator")

@@ -62,13 +62,19 @@ def _conv(x, filters, kernel, stride, name, use_bias=False):
                          name=name)(x)
 
 
-def _batch_norm(x, name):
-    return layers.BatchNormalization(momentum=BN_DECAY, epsilon=BN_EPSILON,
-                                     name=_name(name, "BatchNorm"))(x)
+def _bn_layer(name, decay):
+    # Synchronised across replicas, so that training on several devices
+    # normalises over the global batch like the original's single GPU did.
+    return layers.BatchNormalization(momentum=decay, epsilon=BN_EPSILON, synchronized=True,
+                                     name=name)
 
 
-def _conv_bn(x, filters, kernel, stride, name, relu=True):
-    x = _batch_norm(_conv(x, filters, kernel, stride, name), name)
+def _batch_norm(x, name, decay):
+    return _bn_layer(_name(name, "BatchNorm"), decay)(x)
+
+
+def _conv_bn(x, filters, kernel, stride, name, decay, relu=True):
+    x = _batch_norm(_conv(x, filters, kernel, stride, name), name, decay)
     return layers.ReLU(name=name + "_relu")(x) if relu else x
 
 
@@ -77,56 +83,56 @@ def _subsample(x, stride, name):
     return x if stride == 1 else layers.MaxPooling2D(1, stride, name=name)(x)
 
 
-def _bottleneck_v1(x, depth, stride, scope):
+def _bottleneck_v1(x, depth, stride, scope, decay):
     scope = _name(scope, "bottleneck_v1")
     if x.shape[-1] == depth:
         shortcut = _subsample(x, stride, _name(scope, "shortcut"))
     else:
-        shortcut = _conv_bn(x, depth, 1, stride, _name(scope, "shortcut"), relu=False)
-    residual = _conv_bn(x, depth // 4, 1, stride, _name(scope, "conv1"))
-    residual = _conv_bn(residual, depth // 4, 3, 1, _name(scope, "conv2"))
-    residual = _conv_bn(residual, depth, 1, 1, _name(scope, "conv3"), relu=False)
+        shortcut = _conv_bn(x, depth, 1, stride, _name(scope, "shortcut"), decay, relu=False)
+    residual = _conv_bn(x, depth // 4, 1, stride, _name(scope, "conv1"), decay)
+    residual = _conv_bn(residual, depth // 4, 3, 1, _name(scope, "conv2"), decay)
+    residual = _conv_bn(residual, depth, 1, 1, _name(scope, "conv3"), decay, relu=False)
     return layers.ReLU(name=scope + "_out")(layers.Add(name=scope + "_add")([shortcut, residual]))
 
 
-def _bottleneck_v2(x, depth, stride, scope):
+def _bottleneck_v2(x, depth, stride, scope, decay):
     scope = _name(scope, "bottleneck_v2")
     # slim names the pre-activation batch norm 'preact' (no BatchNorm sub-scope).
-    preact = layers.BatchNormalization(momentum=BN_DECAY, epsilon=BN_EPSILON,
-                                       name=_name(scope, "preact"))(x)
+    preact = _bn_layer(_name(scope, "preact"), decay)(x)
     preact = layers.ReLU(name=_name(scope, "preact") + "_relu")(preact)
     if x.shape[-1] == depth:
         shortcut = _subsample(x, stride, _name(scope, "shortcut"))
     else:
         shortcut = _conv(preact, depth, 1, stride, _name(scope, "shortcut"), use_bias=True)
-    residual = _conv_bn(preact, depth // 4, 1, 1, _name(scope, "conv1"))
-    residual = _conv_bn(residual, depth // 4, 3, stride, _name(scope, "conv2"))
+    residual = _conv_bn(preact, depth // 4, 1, 1, _name(scope, "conv1"), decay)
+    residual = _conv_bn(residual, depth // 4, 3, stride, _name(scope, "conv2"), decay)
     residual = _conv(residual, depth, 1, 1, _name(scope, "conv3"), use_bias=True)
     return layers.Add(name=scope + "_add")([shortcut, residual])
 
 
-def resnet_v1(blocks, name, input_shape=(224, 224, 3), return_block_outputs=False):
+def resnet_v1(blocks, name, input_shape=(224, 224, 3), return_block_outputs=False,
+              bn_decay=BN_DECAY):
     """slim's resnet_v1 with the original's first-unit strides (see module docstring).
 
     Returns a model from images [B, H, W, 3] to the pooled feature [B, 2048],
     or to the four block outputs when `return_block_outputs`.
     """
     inputs = keras.Input(input_shape, name="images")
-    x = _conv_bn(inputs, 64, 7, 2, _name(name, "conv1"))
+    x = _conv_bn(inputs, 64, 7, 2, _name(name, "conv1"), bn_decay)
     x = layers.MaxPooling2D(2, 2, padding="same", name=_name(name, "pool1"))(x)
     outputs = []
     for block in blocks:
         for unit in range(block.num_units):
             stride = block.stride if unit == 0 else 1
             x = _bottleneck_v1(x, 4 * block.base_depth, stride,
-                               _name(name, block.name, f"unit_{unit + 1}"))
+                               _name(name, block.name, f"unit_{unit + 1}"), bn_decay)
         outputs.append(x)
     if return_block_outputs:
         return keras.Model(inputs, outputs, name=name)
     return keras.Model(inputs, layers.GlobalAveragePooling2D(name=name + "_pool")(x), name=name)
 
 
-def resnet_v2(blocks, name, input_shape=(224, 224, 3)):
+def resnet_v2(blocks, name, input_shape=(224, 224, 3), bn_decay=BN_DECAY):
     """slim's stock resnet_v2 (pre-activation; the stride on each block's last unit)."""
     inputs = keras.Input(input_shape, name="images")
     x = _conv(inputs, 64, 7, 2, _name(name, "conv1"), use_bias=True)
@@ -135,9 +141,8 @@ def resnet_v2(blocks, name, input_shape=(224, 224, 3)):
         for unit in range(block.num_units):
             stride = block.stride if unit == block.num_units - 1 else 1
             x = _bottleneck_v2(x, 4 * block.base_depth, stride,
-                               _name(name, block.name, f"unit_{unit + 1}"))
-    x = layers.BatchNormalization(momentum=BN_DECAY, epsilon=BN_EPSILON,
-                                  name=_name(name, "postnorm"))(x)
+                               _name(name, block.name, f"unit_{unit + 1}"), bn_decay)
+    x = _bn_layer(_name(name, "postnorm"), bn_decay)(x)
     x = layers.ReLU(name=_name(name, "postnorm") + "_relu")(x)
     return keras.Model(inputs, layers.GlobalAveragePooling2D(name=name + "_pool")(x), name=name)
 
@@ -145,8 +150,11 @@ def resnet_v2(blocks, name, input_shape=(224, 224, 3)):
 VGG_16 = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 
 
-def vgg_16(input_shape=(224, 224, 3), name="vgg_16", dropout_keep=0.5):
-    """slim's vgg_16 without fc8: fc6/fc7 as convolutions, dropout only in training."""
+def vgg_16(input_shape=(224, 224, 3), name="vgg_16", dropout_keep=0.5, bn_decay=None):
+    """slim's vgg_16 without fc8: fc6/fc7 as convolutions, dropout only in training.
+
+    (No batch norm; `bn_decay` is accepted for a uniform builder signature.)
+    """
     inputs = keras.Input(input_shape, name="images")
     x = inputs
     for index, (repeat, filters) in enumerate(VGG_16, 1):
@@ -162,18 +170,24 @@ def vgg_16(input_shape=(224, 224, 3), name="vgg_16", dropout_keep=0.5):
 
 
 ENCODERS = {
-    "resnet_v1_50": lambda shape: resnet_v1(RESNET_V1_50, "resnet_v1_50", shape),
-    "resnet_v1_101": lambda shape: resnet_v1(RESNET_V1_101, "resnet_v1_101", shape),
-    "resnet_v2_50": lambda shape: resnet_v2(RESNET_V2_50, "resnet_v2_50", shape),
-    "vgg_16": lambda shape: vgg_16(shape),
+    "resnet_v1_50": lambda shape, decay: resnet_v1(RESNET_V1_50, "resnet_v1_50", shape,
+                                                   bn_decay=decay),
+    "resnet_v1_101": lambda shape, decay: resnet_v1(RESNET_V1_101, "resnet_v1_101", shape,
+                                                    bn_decay=decay),
+    "resnet_v2_50": lambda shape, decay: resnet_v2(RESNET_V2_50, "resnet_v2_50", shape, decay),
+    "vgg_16": lambda shape, decay: vgg_16(shape),
 }
 
 
-def build_encoder(encoder_type, input_shape=(224, 224, 3)):
-    """The encoder `encoder_type` (one of ENCODERS) as a Keras model."""
+def build_encoder(encoder_type, input_shape=(224, 224, 3), bn_decay=BN_DECAY):
+    """The encoder `encoder_type` (one of ENCODERS) as a Keras model.
+
+    `bn_decay` is the batch-norm moving-average decay (the original's 0.997;
+    short runs want less, or the inference statistics lag behind).
+    """
     if encoder_type not in ENCODERS:
         raise ValueError(f"encoder_type must be one of {sorted(ENCODERS)}, got '{encoder_type}'")
-    return ENCODERS[encoder_type](input_shape)
+    return ENCODERS[encoder_type](input_shape, bn_decay)
 
 
 def slim_variable_names(model, prefix=""):

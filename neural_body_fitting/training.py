@@ -1,9 +1,9 @@
 """Training the fitting network: a custom loop under a tf.distribute strategy.
 
-`Trainer` builds the strategy, the input pipeline, the model, Adam (beta1
-0.5) with the configured learning-rate policy, and a checkpoint of model,
-optimizer (its iteration count is the step) and input iterator, then runs
-`train(max_steps)`:
+`Trainer` builds the strategy, the model, Adam (beta1 0.5) with the
+configured learning-rate policy, a checkpoint of model and optimizer (its
+iteration count is the step) and the input pipeline (positioned after the
+batches already trained on), then runs `train(max_steps)`:
 
 - the gradient step is a `tf.function` (XLA with `config.xla`); each replica
   scales its loss by the global number of contributing samples, so gradients
@@ -94,14 +94,6 @@ class Trainer:
         self.latent_std = tf.constant(models.latent_mean_for(model_config, self.stats_std))
         steps_per_epoch = max(len(self.split.ids) // config.batch_size, 1)
         self.max_steps = config.max_steps or config.max_epochs * steps_per_epoch
-        dataset_options = dict(
-            input_type=config.input_type, rotation_mode=rotation_mode,
-            latent_mean=self.stats_mean, include_translation=model_config.predict_translation,
-            seed=config.seed, cache=config.cache_inputs, input_size=config.input_size,
-            num_landmarks=config.num_landmarks)
-        self.dataset = data.make_distributed_dataset(
-            self.strategy, config.batch_size, config.dataset_root, config.train_split,
-            **dataset_options)
         with self.strategy.scope():
             self.model = models.NBFModel(model_config, config.body_model or None,
                                          self.latent_mean)
@@ -113,17 +105,24 @@ class Trainer:
                 optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
-            self.iterator = iter(self.dataset)
-            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                                  iterator=self.iterator)
+            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
                                                   max_to_keep=config.keep_checkpoints)
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
             logging.info("Resumed from %s at step %d", self.manager.latest_checkpoint,
                          self.step)
+        # The data position is not in the checkpoint (distributed iterators are
+        # not checkpointable): the seeded pipeline skips the batches already seen.
+        self.dataset = data.make_distributed_dataset(
+            self.strategy, config.batch_size, config.dataset_root, config.train_split,
+            skip_steps=self.step, input_type=config.input_type, rotation_mode=rotation_mode,
+            latent_mean=self.stats_mean, include_translation=model_config.predict_translation,
+            seed=config.seed, cache=config.cache_inputs, input_size=config.input_size,
+            num_landmarks=config.num_landmarks)
+        self.iterator = iter(self.dataset)
         self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
-        self._train_step = tf.function(self._distributed_step, jit_compile=False)
+        self._train_step = tf.function(self._distributed_step, jit_compile=config.xla)
         self._stop_requested = False
 
     @property
@@ -161,8 +160,11 @@ class Trainer:
     def save(self):
         return self.manager.save(checkpoint_number=self.step)
 
-    def train(self, max_steps=None, max_seconds=None):
-        """Trains until `max_steps` (default: the config's); returns the last metrics."""
+    def train(self, max_steps=None, max_seconds=None, on_step=None):
+        """Trains until `max_steps` (default: the config's); returns the last metrics.
+
+        `on_step(step, metrics)`, if given, is called after every step.
+        """
         import time
 
         max_steps = max_steps or self.max_steps
@@ -174,7 +176,9 @@ class Trainer:
         try:
             while self.step < max_steps:
                 batch = next(self.iterator)
-                metrics = {key: float(value) for key, value in self._train_step(batch).items()}
+                # Strings (ids, paths) stay outside the step, which XLA may compile.
+                numeric = {k: v for k, v in batch.items() if k not in ("id", "path")}
+                metrics = {key: float(value) for key, value in self._train_step(numeric).items()}
                 if not np.isfinite(metrics["loss"]):
                     raise FloatingPointError(
                         f"training stopped: the loss became non-finite at step {self.step} "
@@ -183,6 +187,8 @@ class Trainer:
                 metrics["joint_error_mm"] = 1000 * metrics.pop("joint_error_sum") / max(
                     metrics.pop("joint_count"), 1.0)
                 step = self.step
+                if on_step is not None:
+                    on_step(step, metrics)
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.4f}")
                 if step % config.summary_freq == 0 or step == max_steps:

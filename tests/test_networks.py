@@ -1,0 +1,75 @@
+"""Specifications of the slim-faithful encoders."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neural_body_fitting import networks
+
+
+@pytest.fixture(scope="module")
+def resnet50():
+    return networks.build_encoder("resnet_v1_50")
+
+
+def test_resnet_v1_50_size_and_names(resnet50):
+    # Keras' ResNet50 without top has the same convolutions plus one bias per
+    # channel (26,560): 23,587,712 - 26,560.
+    assert resnet50.count_params() == 23_561_152
+    names = networks.slim_variable_names(resnet50, "generator/")
+    for name in ("generator/resnet_v1_50/conv1/weights",
+                 "generator/resnet_v1_50/conv1/BatchNorm/moving_variance",
+                 "generator/resnet_v1_50/block1/unit_1/bottleneck_v1/shortcut/weights",
+                 "generator/resnet_v1_50/block4/unit_3/bottleneck_v1/conv3/BatchNorm/gamma"):
+        assert name in names
+    assert not any(name.endswith("biases") for name in names)  # No conv bias under BN.
+    assert "generator/resnet_v1_50/block1/unit_2/bottleneck_v1/shortcut/weights" not in names
+    assert names["generator/resnet_v1_50/block2/unit_1/bottleneck_v1/conv2/weights"].shape == (
+        3, 3, 128, 128)
+
+
+def test_resnet_v1_50_strides_sit_on_the_first_unit():
+    blocks = networks.resnet_v1(networks.RESNET_V1_50, "resnet_v1_50", (224, 224, 3),
+                                return_block_outputs=True)
+    assert [tuple(o.shape[1:]) for o in blocks.outputs] == [
+        (28, 28, 256), (14, 14, 512), (7, 7, 1024), (7, 7, 2048)]
+    conv1 = blocks.get_layer("resnet_v1_50__block2__unit_1__bottleneck_v1__conv1")
+    conv2 = blocks.get_layer("resnet_v1_50__block2__unit_1__bottleneck_v1__conv2")
+    assert conv1.strides == (2, 2) and conv2.strides == (1, 1)
+    root = blocks.get_layer("resnet_v1_50__conv1")
+    assert root.padding == "valid" and root.strides == (2, 2)
+    pool = blocks.get_layer("resnet_v1_50__pool1")
+    assert pool.pool_size == (2, 2) and pool.strides == (2, 2)
+
+
+def test_batch_norm_settings(resnet50):
+    norms = [l for l in resnet50.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert len(norms) == 53
+    assert all(l.momentum == 0.997 and l.epsilon == 1e-5 and l.scale for l in norms)
+
+
+def test_resnet_v1_101_block_outputs_for_segmentation():
+    model = networks.resnet_v1(networks.RESNET_V1_101, "resnet_v1_101", (64, 64, 3),
+                               return_block_outputs=True)
+    assert [tuple(o.shape[1:3]) for o in model.outputs] == [(16, 16), (8, 8), (4, 4), (2, 2)]
+    assert sum(1 for l in model.layers if l.name.endswith("bottleneck_v1_add")) == 33
+
+
+def test_resnet_v2_50_and_vgg_16():
+    v2 = networks.build_encoder("resnet_v2_50")
+    names = networks.slim_variable_names(v2)
+    assert "resnet_v2_50/block1/unit_1/bottleneck_v2/preact/gamma" in names
+    assert "resnet_v2_50/postnorm/moving_mean" in names
+    assert "resnet_v2_50/conv1/biases" in names  # The root conv has no batch norm.
+    assert v2.output.shape[-1] == 2048
+    vgg = networks.build_encoder("vgg_16")
+    assert "vgg_16/fc7/weights" in networks.slim_variable_names(vgg)
+    assert vgg.output.shape[-1] == 4096
+    images = tf.random.uniform([1, 224, 224, 3], seed=0)
+    np.testing.assert_array_equal(vgg(images, training=False), vgg(images, training=False))
+    assert not np.array_equal(vgg(images, training=True), vgg(images, training=True))
+
+
+def test_unknown_encoder_is_named():
+    with pytest.raises(ValueError, match="resnet_v3"):
+        networks.build_encoder("resnet_v3")

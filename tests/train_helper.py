@@ -1,0 +1,74 @@
+"""Runs small training jobs in a fresh process (used by test_training.py).
+
+    python tests/train_helper.py train DATA MODEL_DIR STEPS SAVE_FREQ [devices] [strategy]
+    python tests/train_helper.py losses DATA MODEL_DIR STEPS devices strategy [INIT.npz]
+
+Prints 'LOSSES [...]' (per-step losses) and 'WEIGHTS <file>' (final weights .npz).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+
+def tiny_config(data, steps, save_freq, strategy):
+    from neural_body_fitting import config as config_lib
+
+    config = config_lib.default_config()
+    config.dataset_root = data
+    # Tiny inputs keep the tests fast; at 32 px the last blocks are 1x1, where
+    # batch norm over 4 values amplifies float rounding, so comparisons across
+    # device layouts use 64 px (HELPER_INPUT_SIZE).
+    config.input_size = int(os.environ.get("HELPER_INPUT_SIZE", 32))
+    config.batch_size = 4
+    config.max_steps = steps
+    config.save_freq = save_freq
+    config.summary_freq = 1000
+    config.image_summaries = False
+    config.strategy = strategy
+    config.lr = 1e-3
+    config.loss_terms.joint_locations_posed = ("euclidist", 1.0)
+    return config
+
+
+def main():
+    mode, data, model_dir, steps, save_freq = sys.argv[1:6]
+    devices = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+    strategy_name = sys.argv[7] if len(sys.argv) > 7 else "default"
+    if devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+    tf.config.experimental.enable_op_determinism()
+    from neural_body_fitting import training
+
+    config = tiny_config(data, int(steps), int(save_freq), strategy_name)
+    strategy = None
+    if strategy_name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy([f"/cpu:{k}" for k in range(devices)])
+    trainer = training.Trainer(config, model_dir, strategy=strategy, progress=False)
+    if len(sys.argv) > 8:  # Start from shared initial weights (saved by the first run).
+        init = sys.argv[8]
+        if os.path.exists(init):
+            stored = np.load(init)
+            trainer.model.set_weights([stored[k] for k in stored.files])
+        else:
+            np.savez(init, *[v.numpy() for v in trainer.model.weights])
+    losses = []
+
+    def record(step, metrics):
+        losses.append(metrics["loss"])
+        print("STEP", step, flush=True)
+
+    trainer.train(max_steps=int(steps), on_step=record)
+    print("LOSSES", json.dumps(losses), flush=True)
+    if mode == "train":
+        path = os.path.join(model_dir, f"weights_{os.getpid()}.npz")
+        np.savez(path, *[v.numpy() for v in trainer.model.weights])
+        print("WEIGHTS", path, flush=True)
+
+
+if __name__ == "__main__":
+    main()
