@@ -122,14 +122,16 @@ def loss_terms_values(loss_terms, outputs, batch, latent_std=None):
         "joint_locations_projected": ("joints_2d", "joints_2d"),
     }
     values = {}
-    flags = tf.cast(batch["latent_flag"], tf.float32)
     for term, (kind, weight) in loss_terms.items():
         output_key, batch_key = targets[term]
-        prediction, target = outputs[output_key], tf.cast(batch[batch_key], tf.float32)
+        prediction = outputs[output_key]
+        target = tf.cast(batch[batch_key], prediction.dtype)
+        flags = tf.cast(batch["latent_flag"], prediction.dtype)
         if term == "joint_locations_projected":
             prediction = geometry.normalise_pixels(prediction, constants.FIT_SIZE)
             target = geometry.normalise_pixels(target, constants.FIT_SIZE)
-        std = latent_std if term == "model_parameters" else None
+        std = (tf.cast(latent_std, prediction.dtype)
+               if term == "model_parameters" and latent_std is not None else None)
         errors = per_sample(kind, prediction, target, std)
         mask = flags if term in _3D_TERMS else tf.ones_like(flags)
         count = _global_sum(tf.reduce_sum(mask))

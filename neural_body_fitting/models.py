@@ -65,13 +65,13 @@ class NBFModel(keras.Model):
     def call(self, inputs, translation=None, training=False, return_vertices=False):
         """inputs [B, S, S, 3] in [-1, 1]; translation [B, 3] (None: fixed/predicted)."""
         latent = self.head(self.encoder(inputs, training=training))
-        full = latent + self.latent_mean
+        full = latent + tf.cast(self.latent_mean, latent.dtype)
         betas = full[:, :constants.NUM_BETAS]
         rotations = tf.reshape(full[:, constants.NUM_BETAS:LATENT_BASE], [-1, 24, 3, 3])
         if self.config.use_svd:
             rotations = geometry.project_to_so3(rotations)
         if translation is None:
-            translation = tf.broadcast_to(tf.constant(constants.FIXED_TRANSLATION, tf.float32),
+            translation = tf.broadcast_to(tf.constant(constants.FIXED_TRANSLATION, latent.dtype),
                                           [tf.shape(latent)[0], 3])
             if self.config.predict_translation:
                 translation += tf.pad(full[:, LATENT_BASE:], [[0, 0], [0, 1]])

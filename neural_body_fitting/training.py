@@ -143,8 +143,10 @@ class Trainer:
         variables = self.model.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        joint_error = tf.reduce_sum(tf.norm(outputs["joints"] - batch["joints"], axis=-1))
-        count = tf.cast(tf.size(batch["joints"]) // 3, tf.float32)
+        joints = outputs["joints"]
+        joint_error = tf.reduce_sum(tf.norm(joints - tf.cast(batch["joints"], joints.dtype),
+                                            axis=-1))
+        count = tf.cast(tf.size(batch["joints"]) // 3, joints.dtype)
         return {"loss": total, "weight_decay": decay, **terms,
                 "joint_error_sum": joint_error, "joint_count": count}
 

@@ -42,6 +42,10 @@ def main():
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
     tf.config.experimental.enable_op_determinism()
+    if os.environ.get("HELPER_FLOAT64"):
+        import keras
+
+        keras.config.set_floatx("float64")
     from neural_body_fitting import training
 
     config = tiny_config(data, int(steps), int(save_freq), strategy_name)
