@@ -30,10 +30,6 @@ WORKERS = flags.DEFINE_integer("workers", 2, "Worker processes.")
 GRANULARITY = flags.DEFINE_list(
     "granularity", ["12"], "Colour maps to write: part counts among 1,3,6,12,24, or 'all'. The "
     "24-part label map is always written, so every encoding can also be computed on the fly.")
-COLOUR_MAP_SIZE = flags.DEFINE_integer(
-    "colour_map_size", 224, "Side of the stored colour maps (224: what stage 2 reads; 512: the "
-    "crop size).")
-CHUNK_SIZE = flags.DEFINE_integer("chunk_size", 16, "Samples per batched SMPL call.")
 OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory.")
 
 
@@ -57,9 +53,7 @@ def main(argv):
                                latent_fraction=LATENT_FRACTION.value,
                                mirror_fraction=MIRROR_FRACTION.value,
                                num_landmarks=int(NUM_LANDMARKS.value), workers=WORKERS.value,
-                               granularities=_granularities(GRANULARITY.value),
-                               colour_map_size=COLOUR_MAP_SIZE.value,
-                               chunk_size=CHUNK_SIZE.value)
+                               granularities=_granularities(GRANULARITY.value))
     total = sum(counts.values())
     seconds = time.perf_counter() - start
     print(f"{total} samples in {seconds:.1f} s ({total / seconds:.1f} samples/s) "

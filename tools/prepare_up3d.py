@@ -19,9 +19,6 @@ BODY_MODEL = flags.DEFINE_string("body_model", None,
                                  "SMPL .pkl/.npz; default $NBF_SMPL_MODEL or the synthetic model.")
 SPLITS = flags.DEFINE_list("splits", ["train", "val", "test"], "Split files to convert.")
 NUM_LANDMARKS = flags.DEFINE_enum("num_landmarks", "14", ["14", "24"], "Landmarks stored.")
-LATENT_FLAG = flags.DEFINE_enum("latent_flag", "1", ["0", "1"],
-                                "Latent flag of every sample (1: its 3D labels may be used).")
-COLOUR_MAP_SIZE = flags.DEFINE_integer("colour_map_size", 224, "Side of the stored colour maps.")
 OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory.")
 
 
@@ -30,9 +27,7 @@ def main(argv):
     if not synthesis.is_empty_dir(OUTPUT_DIR.value) and not OVERWRITE.value:
         raise app.UsageError(f"--output_dir={OUTPUT_DIR.value} is not empty; pass --overwrite")
     counts = up3d.convert_release(RELEASE_DIR.value, OUTPUT_DIR.value, BODY_MODEL.value,
-                                  SPLITS.value, int(NUM_LANDMARKS.value),
-                                  latent_flag=int(LATENT_FLAG.value),
-                                  colour_map_size=COLOUR_MAP_SIZE.value)
+                                  SPLITS.value, int(NUM_LANDMARKS.value))
     print(f"converted {counts} -> {OUTPUT_DIR.value}")
 
 
