@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(PY) -m neural_body_fitting.demo
+	$(PY) -m neural_body_fitting.cli.demo
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done

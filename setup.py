@@ -13,7 +13,7 @@ def _requirements():
 
 setup(
     name="neural_body_fitting",
-    version="0.1.0",
+    version="0.2.0",
     description="Neural Body Fitting (Omran et al., 3DV 2018) in TensorFlow 2",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
@@ -24,8 +24,11 @@ setup(
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
     entry_points={
         "console_scripts": [
-            "nbf-train=neural_body_fitting.train:run",
-            "nbf-eval=neural_body_fitting.evaluate:run",
+            f"nbf-{command.replace('_', '-')}=neural_body_fitting.cli.{module}:run"
+            for command, module in (
+                ("train", "train"), ("eval", "evaluate"), ("demo", "demo"),
+                ("make_data", "make_data"), ("stats", "stats"),
+                ("prepare_up3d", "prepare_up3d"), ("port", "port"))
         ]
     },
 )

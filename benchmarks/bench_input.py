@@ -15,7 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from neural_body_fitting import data, synthesis  # noqa: E402
+from neural_body_fitting import data  # noqa: E402
+from neural_body_fitting.data import synthesis
 
 NUM_SAMPLES = flags.DEFINE_integer("num_samples", 128, "Samples in the generated dataset.")
 SECONDS = flags.DEFINE_float("seconds", 5.0, "Measurement time per case.")

@@ -11,8 +11,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from neural_body_fitting import constants, render, smpl  # noqa: E402
-from neural_body_fitting.synthetic_body import synthetic_body_model  # noqa: E402
+from neural_body_fitting import constants, render  # noqa: E402
+from neural_body_fitting.body import smpl
+from neural_body_fitting.body.synthetic import synthetic_body_model  # noqa: E402
 
 RESOLUTION = flags.DEFINE_integer("resolution", 512, "Output size in pixels.")
 FRAMES = flags.DEFINE_integer("frames", 50, "Frames per case.")

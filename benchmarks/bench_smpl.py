@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from neural_body_fitting import body_model as body_model_lib  # noqa: E402
-from neural_body_fitting import smpl  # noqa: E402
+from neural_body_fitting.body import smpl  # noqa: E402
+from neural_body_fitting.body.resolve import resolve_body_model
 
 FLAGS = flags.DEFINE_list("batch_sizes", ["1", "64", "256"], "Batch sizes to measure.")
 BODY_MODEL = flags.DEFINE_string("body_model", None, "SMPL file; default: synthetic model.")
@@ -122,7 +122,7 @@ def floor_comparison(model, layer, batch, rounds):
 
 def main(argv):
     del argv
-    model = body_model_lib.resolve_body_model(BODY_MODEL.value)
+    model = resolve_body_model(BODY_MODEL.value)
     print(f"# bench_smpl: {model.name}, V={model.num_vertices}; TensorFlow {tf.__version__}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print("# command: python benchmarks/bench_smpl.py "

@@ -29,8 +29,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from neural_body_fitting import config as config_lib  # noqa: E402
-from neural_body_fitting import networks, synthesis, training  # noqa: E402
+from neural_body_fitting import (  # noqa: E402
+    configs,  # noqa: E402
+    networks,
+    training,
+)
+from neural_body_fitting.data import synthesis
 
 BATCH = flags.DEFINE_integer("batch_size", 5, "Batch size of both.")
 SIZE = flags.DEFINE_integer("input_size", 224, "Image size of both.")
@@ -67,7 +71,7 @@ def bare_resnet_step(kind, batch, size, xla):
 
 
 def nbf_step(root, batch, size, xla):
-    config = config_lib.default_config()
+    config = configs.default_config()
     config.dataset_root = root
     config.batch_size = batch
     config.input_size = size

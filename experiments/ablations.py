@@ -1,54 +1,6 @@
-"""The paper's ablations as named variants of the original settings.
+"""Experiment 'ablations': the paper's Tables 1, 3 and 4 as variants (ablations:<variant>).
 
-    python -m neural_body_fitting.train --config=experiments/ablations.py:table1_parts6 ...
-
-Table 1 (input encodings): table1_rgb, table1_parts1, table1_parts3, table1_parts6,
-  table1_parts12, table1_parts24, table1_joints14, table1_joints24.
-Table 3 (loss terms): table3_lat, table3_lat_3d, table3_lat_2d, table3_lat_3d_2d,
-  table3_3d, table3_2d.
-Table 4 (fraction of 3D labels, 2D labels for all): table4_3d020, table4_3d050,
-  table4_3d100, table4_3d000 — the fraction itself is chosen when the data
-  is made (`make_synthetic_dataset.py --latent_fraction=0.2`); these variants
-  only name the runs and use all three loss terms.
+The config lives in the package (neural_body_fitting/configs/ablations.py) so that it
+installs with it; this file lets `--config=experiments/ablations.py` keep working.
 """
-from neural_body_fitting.config import default_config
-
-LOSSES = {
-    "lat": {"model_parameters": ("mabserr", 1.0)},
-    "3d": {"joint_locations_posed": ("euclidist", 1.0)},
-    "2d": {"joint_locations_projected": ("euclidist", 1.0)},
-}
-TABLE3 = {"lat": ("lat",), "lat_3d": ("lat", "3d"), "lat_2d": ("lat", "2d"),
-          "lat_3d_2d": ("lat", "3d", "2d"), "3d": ("3d",), "2d": ("2d",)}
-
-
-def variants():
-    names = {}
-    for input_type in ("rgb", "parts1", "parts3", "parts6", "parts12", "parts24", "joints14",
-                       "joints24"):
-        names[f"table1_{input_type}"] = {"input_type": input_type}
-    for name, parts in TABLE3.items():
-        terms = {}
-        for part in parts:
-            terms.update(LOSSES[part])
-        names[f"table3_{name}"] = {"loss_terms": terms}
-    for fraction in ("000", "020", "050", "100"):
-        names[f"table4_3d{fraction}"] = {"loss_terms": {**LOSSES["lat"], **LOSSES["3d"],
-                                                        **LOSSES["2d"]}}
-    return names
-
-
-def get_config(variant="table1_parts12"):
-    table = variants()
-    if variant not in table:
-        raise ValueError(f"unknown ablation '{variant}'; known: {sorted(table)}")
-    config = default_config()
-    changes = table[variant]
-    if "input_type" in changes:
-        config.input_type = changes["input_type"]
-        if changes["input_type"] == "joints24":
-            config.num_landmarks = 24
-    if "loss_terms" in changes:
-        with config.unlocked():
-            config.loss_terms = dict(changes["loss_terms"])
-    return config
+from neural_body_fitting.configs.ablations import get_config  # noqa: F401

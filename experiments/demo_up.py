@@ -1,12 +1,6 @@
-"""The original NBF settings for UP-3D (ResNet-50 v1, 12-part maps, absolute
-rotations, SVD projection, latent L1 + 2D Euclidean losses, Adam 4e-5 with
-polynomial decay, batch 5, 75 epochs).
+"""Experiment 'demo_up': the original's released fitting model on UP-3D.
 
-    python -m neural_body_fitting.train --config=experiments/demo_up.py \
-        --config.dataset_root=/data/up3d_nbf --model_dir=/runs/demo_up
+The config lives in the package (neural_body_fitting/configs/demo_up.py) so that it
+installs with it; this file lets `--config=experiments/demo_up.py` keep working.
 """
-from neural_body_fitting.config import default_config
-
-
-def get_config():
-    return default_config()
+from neural_body_fitting.configs.demo_up import get_config  # noqa: F401

@@ -5,29 +5,36 @@
     layer = nbf.SMPL(model)
     out = layer(betas, pose)                     # vertices, joints, landmarks14, ...
 
-Modules, in the order data flows through them: `body_model` (SMPL-format
-model files), `synthetic_body` (the built-in model), `geometry` (rotations,
-camera), `smpl` (the differentiable body model); `render` (label maps and
-shaded images), `encodings` (Table-1 inputs), `dataset` (the on-disk layout),
-`pose_prior` and `synthesis` (synthetic datasets), `up3d` (UP-3D conversion),
-`augment`, `data` (tf.data pipeline); `networks` (slim-faithful encoders),
-`models` (the fitting network), `losses`, `config`, `training`,
-`evaluation`, `porting` (original TF1 checkpoints).
+Subpackages, in the order data flows through them (each imports only from
+those before it; `tests/test_architecture.py` checks it):
+
+  utils, constants   atomic writes, image files; the facts of SMPL and the original
+  geometry           rotations, mirroring, the camera
+  body               model files, the synthetic model, the SMPL layer, pose prior, layouts
+  render             label maps, colour maps and shaded overlays
+  data               on-disk layout, encodings, synthesis, UP-3D, augmentation, pipelines
+  networks           backbones and the fitting network
+  losses             the original's loss kinds and terms
+  configs            the base config and the named experiments
+  training           the distributed training loop
+  evaluation         metrics and evaluation of a run
+  porting            the original TF1 checkpoints
+  cli                the commands (nbf-train, nbf-eval, nbf-demo, ...)
+
+Everything is loaded on first use: `import neural_body_fitting` and reading a
+body model do not import TensorFlow.
 """
-from neural_body_fitting import (augment, config, constants, data, dataset, encodings,
-                                 evaluation, geometry, losses, models, networks, porting,
-                                 render, training)
-from neural_body_fitting.models import NBFModel
-from neural_body_fitting.body_model import (BodyModel, load_body_model, resolve_body_model,
-                                            save_body_model)
-from neural_body_fitting.smpl import SMPL
-from neural_body_fitting.synthetic_body import synthetic_body_model
+from neural_body_fitting.utils import lazy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = [
-    "BodyModel", "NBFModel", "SMPL", "augment", "config", "constants", "data", "dataset",
-    "encodings", "evaluation", "geometry", "load_body_model", "losses", "models", "networks",
-    "porting", "render", "resolve_body_model", "save_body_model", "synthetic_body_model",
-    "training",
-]
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submodules=("body", "configs", "constants", "data", "evaluation", "geometry", "losses",
+                "networks", "porting", "render", "training", "utils"),
+    exports={
+        "body": ("BodyModel", "SMPL", "load_body_model", "resolve_body_model",
+                 "save_body_model", "synthetic_body_model"),
+        "networks": ("NBFModel",),
+    },
+)

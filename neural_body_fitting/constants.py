@@ -1,7 +1,7 @@
 """Constants of SMPL and of the original Neural Body Fitting code.
 
 Everything here is a fact of SMPL's format or of the original NBF setup (see
-DESIGN.md sections 2 and 3); code elsewhere imports these names instead of
+docs/method.md and docs/data.md); code elsewhere imports these names instead of
 repeating the numbers.
 """
 import numpy as np

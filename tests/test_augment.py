@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_body_fitting import augment, constants, encodings
+from neural_body_fitting import constants
+from neural_body_fitting.data import augment, encodings
 
 
 def scene(size=64, seed=0):

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from neural_body_fitting import body_model, constants
+from neural_body_fitting import constants
+from neural_body_fitting.body import body_model
+from neural_body_fitting.body.resolve import resolve_body_model
 
 
 def random_model(num_vertices=60, seed=0):
@@ -170,10 +172,10 @@ def test_missing_file_explains_the_license(tmp_path):
 def test_resolve_reads_the_environment_variable(tmp_path, monkeypatch):
     path = body_model.save_body_model(random_model(seed=3), tmp_path / "m.npz")
     monkeypatch.setenv(body_model.ENV_VAR, str(path))
-    assert_same_model(body_model.resolve_body_model(), random_model(seed=3))
+    assert_same_model(resolve_body_model(), random_model(seed=3))
     monkeypatch.setenv(body_model.ENV_VAR, str(tmp_path / "missing.pkl"))
     with pytest.raises(FileNotFoundError, match="missing.pkl"):
-        body_model.resolve_body_model()
+        resolve_body_model()
 
 
 def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):

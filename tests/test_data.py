@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_body_fitting import constants, data, dataset, encodings, geometry, synthesis
+from neural_body_fitting import data, geometry
+from neural_body_fitting.data import encodings, layout, synthesis
+from neural_body_fitting.utils import images
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def first_batch(root, **kwargs):
 @pytest.mark.parametrize("mode", ["relative", "absolute"])
 def test_elements_hold_the_stored_sample(root, mode):
     batch, split = first_batch(root, rotation_mode=mode)
-    params = np.stack([dataset.read_smplparams(dataset.sample_paths(root, i)["smplparams"])
+    params = np.stack([layout.read_smplparams(layout.sample_paths(root, i)["smplparams"])
                        for i in split.ids])
     relative = geometry.axis_angle_to_matrix(params[:, 10:82].reshape(-1, 24, 3))
     expected = relative if mode == "relative" else geometry.relative_to_absolute(relative)
@@ -52,13 +54,13 @@ def test_latent_mean_is_subtracted(root):
 
 def test_parts12_input_is_the_scaled_colour_map(root):
     batch, split = first_batch(root)
-    colours = dataset.read_image(dataset.sample_paths(root, split.ids[0])["colours"])
+    colours = images.read_image(layout.sample_paths(root, split.ids[0])["colours"])
     assert colours.shape == (224, 224, 3)
     np.testing.assert_allclose(batch["input"][0], colours * (2 / 255) - 1, atol=1e-6)
 
 
 def test_granularities_agree_with_numpy_encodings(root):
-    labels = dataset.read_label_map(dataset.sample_paths(root, "train_000000")["labels"])
+    labels = images.read_label_map(layout.sample_paths(root, "train_000000")["labels"])
     for granularity in (1, 6, 24):
         batch, _ = first_batch(root, input_type=f"parts{granularity}")
         colours = set(map(tuple, np.rint((batch["input"][0].numpy() + 1) * 255 / 2)
@@ -86,12 +88,12 @@ def test_seeded_shuffle_is_reproducible(root):
 def test_bad_samples_stop_or_are_skipped_and_counted(root, tmp_path):
     broken = str(tmp_path / "broken")
     shutil.copytree(root, broken)
-    paths = [dataset.sample_paths(broken, f"train_00000{k}") for k in range(3)]
+    paths = [layout.sample_paths(broken, f"train_00000{k}") for k in range(3)]
     with open(paths[0]["smplparams"], "ab") as stream:
         stream.write(b"\0" * 8)
     os.remove(paths[1]["colours"])
-    entries = dataset.read_split_list(broken, "train") + [("missing_sample", 1)]
-    dataset.write_split_list(broken, "train", entries)
+    entries = layout.read_split_list(broken, "train") + [("missing_sample", 1)]
+    layout.write_split_list(broken, "train", entries)
     with pytest.raises(ValueError, match="train_000000_smplparams.bin"):
         data.load_split(broken, "train")
     split = data.load_split(broken, "train", skip_bad_samples=True)

@@ -4,19 +4,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_body_fitting import networks
+from neural_body_fitting.networks import backbones
 
 
 @pytest.fixture(scope="module")
 def resnet50():
-    return networks.build_encoder("resnet_v1_50")
+    return backbones.build_encoder("resnet_v1_50")
 
 
 def test_resnet_v1_50_size_and_names(resnet50):
     # Keras' ResNet50 without top has the same convolutions plus one bias per
     # channel (26,560): 23,587,712 - 26,560.
     assert resnet50.count_params() == 23_561_152
-    names = networks.slim_variable_names(resnet50, "generator/")
+    names = backbones.slim_variable_names(resnet50, "generator/")
     for name in ("generator/resnet_v1_50/conv1/weights",
                  "generator/resnet_v1_50/conv1/BatchNorm/moving_variance",
                  "generator/resnet_v1_50/block1/unit_1/bottleneck_v1/shortcut/weights",
@@ -29,7 +29,7 @@ def test_resnet_v1_50_size_and_names(resnet50):
 
 
 def test_resnet_v1_50_strides_sit_on_the_first_unit():
-    blocks = networks.resnet_v1(networks.RESNET_V1_50, "resnet_v1_50", (224, 224, 3),
+    blocks = backbones.resnet_v1(backbones.RESNET_V1_50, "resnet_v1_50", (224, 224, 3),
                                 return_block_outputs=True)
     assert [tuple(o.shape[1:]) for o in blocks.outputs] == [
         (28, 28, 256), (14, 14, 512), (7, 7, 1024), (7, 7, 2048)]
@@ -49,21 +49,21 @@ def test_batch_norm_settings(resnet50):
 
 
 def test_resnet_v1_101_block_outputs_for_segmentation():
-    model = networks.resnet_v1(networks.RESNET_V1_101, "resnet_v1_101", (64, 64, 3),
+    model = backbones.resnet_v1(backbones.RESNET_V1_101, "resnet_v1_101", (64, 64, 3),
                                return_block_outputs=True)
     assert [tuple(o.shape[1:3]) for o in model.outputs] == [(16, 16), (8, 8), (4, 4), (2, 2)]
     assert sum(1 for l in model.layers if l.name.endswith("bottleneck_v1_add")) == 33
 
 
 def test_resnet_v2_50_and_vgg_16():
-    v2 = networks.build_encoder("resnet_v2_50")
-    names = networks.slim_variable_names(v2)
+    v2 = backbones.build_encoder("resnet_v2_50")
+    names = backbones.slim_variable_names(v2)
     assert "resnet_v2_50/block1/unit_1/bottleneck_v2/preact/gamma" in names
     assert "resnet_v2_50/postnorm/moving_mean" in names
     assert "resnet_v2_50/conv1/biases" in names  # The root conv has no batch norm.
     assert v2.output.shape[-1] == 2048
-    vgg = networks.build_encoder("vgg_16")
-    assert "vgg_16/fc7/weights" in networks.slim_variable_names(vgg)
+    vgg = backbones.build_encoder("vgg_16")
+    assert "vgg_16/fc7/weights" in backbones.slim_variable_names(vgg)
     assert vgg.output.shape[-1] == 4096
     images = tf.random.uniform([1, 224, 224, 3], seed=0)
     np.testing.assert_array_equal(vgg(images, training=False), vgg(images, training=False))
@@ -72,4 +72,4 @@ def test_resnet_v2_50_and_vgg_16():
 
 def test_unknown_encoder_is_named():
     with pytest.raises(ValueError, match="resnet_v3"):
-        networks.build_encoder("resnet_v3")
+        backbones.build_encoder("resnet_v3")

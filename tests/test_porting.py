@@ -1,33 +1,32 @@
 """Porting an original-style TF1 checkpoint into the Keras NBF model."""
-import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
-
 import tf1_reference
-from neural_body_fitting import models, porting
+
+from neural_body_fitting import configs, networks, porting
+from neural_body_fitting.body import layouts
 
 SIZE = 64
 
 
 def model_config():
-    return ml_collections.ConfigDict({
-        "encoder_type": "resnet_v1_50", "input_size": SIZE, "use_absrot": True,
-        "use_svd": True, "num_landmarks": 14, "seed": 0, "predict_translation": False})
+    config = configs.default_config()
+    config.input_size = SIZE
+    config.seed = 0
+    return config
 
 
 @pytest.fixture(scope="module")
 def tf1_checkpoint(tmp_path_factory):
     inputs = np.random.default_rng(1).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
     path = str(tmp_path_factory.mktemp("tf1") / "model.ckpt-1234")
-    outputs = tf1_reference.save_training_checkpoint(path, SIZE, models.LATENT_BASE, inputs)
+    outputs = tf1_reference.save_training_checkpoint(path, SIZE, layouts.latent_size("betas,pose"), inputs)
     return path, inputs, outputs
 
 
 def new_model():
-    model = models.NBFModel(model_config())
-    model(tf.zeros([1, SIZE, SIZE, 3]))
-    return model
+    return networks.build_fitting_model(model_config())
 
 
 def test_ported_model_reproduces_the_tf1_outputs(tf1_checkpoint, tmp_path):

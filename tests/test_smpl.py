@@ -1,12 +1,13 @@
 """Specifications of the SMPL layer against the independent NumPy reference."""
 import numpy as np
 import pytest
+import smpl_reference
 import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
-import smpl_reference
-from neural_body_fitting import constants, geometry, smpl
-from neural_body_fitting.synthetic_body import synthetic_body_model
+from neural_body_fitting import constants, geometry
+from neural_body_fitting.body import smpl
+from neural_body_fitting.body.synthetic import synthetic_body_model
 
 
 @pytest.fixture(scope="module")

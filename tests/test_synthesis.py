@@ -4,9 +4,11 @@ import os
 import numpy as np
 import pytest
 
-from neural_body_fitting import (constants, dataset, encodings, geometry, pose_prior, render,
-                                 smpl, synthesis)
-from neural_body_fitting.synthetic_body import synthetic_body_model
+from neural_body_fitting import constants, geometry, render
+from neural_body_fitting.body import pose_prior, smpl
+from neural_body_fitting.body.synthetic import synthetic_body_model
+from neural_body_fitting.data import encodings, layout, synthesis
+from neural_body_fitting.utils import images
 
 
 @pytest.fixture(scope="module")
@@ -20,26 +22,26 @@ def generated(tmp_path_factory):
 def test_samples_parse_back_and_reproduce_their_joints(generated):
     model = synthetic_body_model()
     layer = smpl.SMPL(model, dtype="float64", jit_compile=False)
-    for sample_id, _ in dataset.read_split_list(generated, "train"):
-        paths = dataset.sample_paths(generated, sample_id)
-        params = dataset.read_smplparams(paths["smplparams"])
-        rest, posed, projected = dataset.read_joints(paths["joints"])
+    for sample_id, _ in layout.read_split_list(generated, "train"):
+        paths = layout.sample_paths(generated, sample_id)
+        params = layout.read_smplparams(paths["smplparams"])
+        rest, posed, projected = layout.read_joints(paths["joints"])
         out = layer(params[None, :10], params[None, 10:82], params[None, 82:])
         np.testing.assert_allclose(out["rest_joints"][0], rest, atol=1e-5)
         np.testing.assert_allclose(out["landmarks14"][0], posed, atol=1e-5)
         np.testing.assert_allclose(geometry.project_points(posed, 224), projected, atol=1e-9)
-        labels = dataset.read_label_map(paths["labels"])
+        labels = images.read_label_map(paths["labels"])
         # Most 2D joints (scaled to the 512 crop) lie on the rendered body.
         pixels = np.floor(projected * 512 / 224).astype(int)
         inside = (pixels >= 0).all(1) & (pixels < 512).all(1)
         on_body = labels[pixels[inside, 1], pixels[inside, 0]] > 0
         assert on_body.mean() >= 0.75, sample_id
-        colours = dataset.read_image(paths["colours"])
+        colours = images.read_image(paths["colours"])
         assert {tuple(c) for c in colours.reshape(-1, 3)} <= {
             tuple(c) for c in constants.PART_COLOURS}
         np.testing.assert_array_equal(render.decolourise(colours),
                                       encodings.part_lookup(12)[synthesis.fit_size_labels(labels)])
-        six = dataset.read_image(dataset.colour_map_path(generated, sample_id, 6))
+        six = images.read_image(layout.colour_map_path(generated, sample_id, 6))
         np.testing.assert_array_equal(
             render.decolourise(six, encodings.colour_table(6)),
             encodings.part_lookup(6)[synthesis.fit_size_labels(labels)])
@@ -61,10 +63,10 @@ def test_mirrored_samples_equal_renders_of_mirrored_parameters():
 
 
 def test_latent_flags_and_dataset_info(generated):
-    flags = [flag for _, flag in dataset.read_split_list(generated, "train")]
+    flags = [flag for _, flag in layout.read_split_list(generated, "train")]
     assert sum(flags) == 3
-    assert all(flag == 1 for _, flag in dataset.read_split_list(generated, "val"))
-    info = dataset.read_dataset_info(generated)
+    assert all(flag == 1 for _, flag in layout.read_split_list(generated, "val"))
+    info = layout.read_dataset_info(generated)
     assert info["counts"] == {"train": 6, "val": 2} and info["num_landmarks"] == 14
 
 
@@ -124,24 +126,24 @@ def test_joint_map_discs():
 
 def test_layout_errors_name_the_file(tmp_path):
     root = str(tmp_path)
-    paths = dataset.write_sample(root, "a", smplparams=np.zeros(85), rest_joints=np.zeros((24, 3)),
+    paths = layout.write_sample(root, "a", smplparams=np.zeros(85), rest_joints=np.zeros((24, 3)),
                                  posed_joints=np.zeros((14, 3)),
                                  projected_joints=np.zeros((14, 2)),
                                  image=np.zeros((8, 8, 3), np.uint8))
     with open(paths["smplparams"], "ab") as stream:
         stream.write(b"\0" * 8)
     with pytest.raises(ValueError, match="a_smplparams.bin"):
-        dataset.read_smplparams(paths["smplparams"])
+        layout.read_smplparams(paths["smplparams"])
     with open(paths["joints"], "r+b") as stream:
         stream.write(np.array([np.nan]).tobytes())
     with pytest.raises(ValueError, match="a_joints.bin.*NaN"):
-        dataset.read_joints(paths["joints"])
+        layout.read_joints(paths["joints"])
     with open(paths["image"], "r+b") as stream:
         stream.truncate(30)
     with pytest.raises(ValueError, match="a_image.png"):
-        dataset.read_image(paths["image"])
+        images.read_image(paths["image"])
     os.makedirs(os.path.join(root, "lists"))
-    with open(dataset.list_path(root, "train"), "w") as stream:
+    with open(layout.list_path(root, "train"), "w") as stream:
         stream.write("a 1\nb two\n")
     with pytest.raises(ValueError, match="train_latent.txt:2"):
-        dataset.read_split_list(root, "train")
+        layout.read_split_list(root, "train")

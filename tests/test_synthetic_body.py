@@ -5,7 +5,7 @@ import scipy.sparse
 import scipy.sparse.csgraph
 
 from neural_body_fitting import constants
-from neural_body_fitting.synthetic_body import synthetic_body_model
+from neural_body_fitting.body.synthetic import synthetic_body_model
 
 REFLECT = np.array([-1.0, 1.0, 1.0])
 

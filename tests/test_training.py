@@ -5,15 +5,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
-import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_body_fitting import config as config_lib
-from neural_body_fitting import data, losses, models, synthesis, training
+from neural_body_fitting import configs, data, losses, networks, training
+from neural_body_fitting.data import synthesis
 
 HELPER = os.path.join(os.path.dirname(__file__), "train_helper.py")
 
@@ -28,12 +26,10 @@ def root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_model():
-    view = ml_collections.ConfigDict({
-        "encoder_type": "resnet_v1_50", "input_size": 32, "use_absrot": True, "use_svd": True,
-        "num_landmarks": 14, "seed": 0, "predict_translation": False})
-    model = models.NBFModel(view)
-    model(tf.zeros([1, 32, 32, 3]))
-    return model
+    config = configs.default_config()
+    config.input_size = 32
+    config.seed = 0
+    return networks.build_fitting_model(config)
 
 
 def a_batch(root, **kwargs):
@@ -83,21 +79,21 @@ def test_batch_without_3d_labels_trains_on_2d_only(root, small_model):
 
 
 def test_bad_configs_stop_at_start_up(root, tmp_path):
-    config = config_lib.default_config()
+    config = configs.default_config()
     with pytest.raises(AttributeError):
         config.lrr = 1e-4  # A typo is not a new option.
     for key, value, message in [("encoder_type", "resnet_v9", "encoder_type"),
                                 ("input_type", "parts7", "input_type"),
                                 ("lr_policy", "cosine", "lr_policy")]:
-        bad = config_lib.default_config()
+        bad = configs.default_config()
         setattr(bad, key, value)
         with pytest.raises(ValueError, match=message):
-            config_lib.validate(bad)
-    bad = config_lib.default_config()
+            configs.validate(bad)
+    bad = configs.default_config()
     bad.loss_terms.model_parameters = ("l1", 1.0)
     with pytest.raises(ValueError, match="unknown kind 'l1'"):
-        config_lib.validate(bad)
-    mismatch = config_lib.default_config()
+        configs.validate(bad)
+    mismatch = configs.default_config()
     mismatch.dataset_root = root
     mismatch.num_landmarks = 24
     with pytest.raises(ValueError, match="14 landmarks, expected 24"):

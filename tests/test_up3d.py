@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from neural_body_fitting import constants, dataset, geometry, pose_prior, render, smpl, up3d
-from neural_body_fitting.synthetic_body import synthetic_body_model
+from neural_body_fitting import constants, geometry, render
+from neural_body_fitting.body import pose_prior, smpl
+from neural_body_fitting.body.synthetic import synthetic_body_model
+from neural_body_fitting.data import layout, up3d
+from neural_body_fitting.utils import images
 
 SIZE, FOCAL = 400, 1100.0
 
@@ -62,9 +65,9 @@ def test_converted_parameters_reproduce_the_stored_joints(converted):
     assert counts == {"train": 2, "val": 1, "test": 0}
     layer = smpl.SMPL(synthetic_body_model(), dtype="float64", jit_compile=False)
     for sample_id in ids:
-        paths = dataset.sample_paths(output, sample_id)
-        params = dataset.read_smplparams(paths["smplparams"])
-        rest, posed, projected = dataset.read_joints(paths["joints"])
+        paths = layout.sample_paths(output, sample_id)
+        params = layout.read_smplparams(paths["smplparams"])
+        rest, posed, projected = layout.read_joints(paths["joints"])
         np.testing.assert_allclose(params[82:], constants.FIXED_TRANSLATION)
         out = layer(params[None, :10], params[None, 10:82], params[None, 82:])
         np.testing.assert_allclose(out["landmarks14"][0], posed, atol=1e-5)
@@ -76,9 +79,9 @@ def test_joints_reproject_onto_the_rendered_parts_and_the_cropped_image(converte
     release, output, ids, _ = converted
     model = synthetic_body_model()
     for sample_id in ids:
-        paths = dataset.sample_paths(output, sample_id)
-        _, _, projected = dataset.read_joints(paths["joints"])
-        labels = dataset.read_label_map(paths["labels"])
+        paths = layout.sample_paths(output, sample_id)
+        _, _, projected = layout.read_joints(paths["joints"])
+        labels = images.read_label_map(paths["labels"])
         pixels = np.floor(projected * 512 / 224).astype(int)
         assert np.mean(labels[pixels[:, 1], pixels[:, 0]] > 0) >= 0.8
         # The release's 2D joints, carried into the crop by the image similarity,
@@ -89,7 +92,7 @@ def test_joints_reproject_onto_the_rendered_parts_and_the_cropped_image(converte
         carried = (dst + scale * (sample["joints_2d"] - src)) * 224 / 512
         assert np.max(np.linalg.norm(carried - projected, axis=1)) < 4.0  # px at 224.
         # And the cropped photo shows the body where the labels are.
-        image = dataset.read_image(paths["image"])
+        image = images.read_image(paths["image"])
         body = labels > 0
         assert image[body].mean() > 3 * max(image[~body].mean(), 1.0)
 

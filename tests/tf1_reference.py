@@ -2,7 +2,7 @@
 
 tf-slim itself no longer runs on TensorFlow 2.21, so the graph is written
 with `tf.compat.v1` variable scopes, `get_variable` and `tf.nn` ops, following
-DESIGN.md section 4: resnet_v1_50 with first-unit strides (on conv1 of the
+docs/networks.md: resnet_v1_50 with first-unit strides (on conv1 of the
 unit and on the projection shortcut), explicit padding for strided k > 1
 convolutions, a 2x2/2 max-pool after the 7x7 root, batch norm (inference
 statistics) without conv biases, global average pooling and the dense head

@@ -14,9 +14,9 @@ import tensorflow as tf
 
 
 def tiny_config(data, steps, save_freq, strategy):
-    from neural_body_fitting import config as config_lib
+    from neural_body_fitting import configs
 
-    config = config_lib.default_config()
+    config = configs.default_config()
     config.dataset_root = data
     # Tiny inputs keep the tests fast; at 32 px the last blocks are 1x1, where
     # batch norm over 4 values amplifies float rounding, so comparisons across

@@ -1,35 +1,5 @@
-"""Converts the public UP-3D release into the original NBF dataset layout.
-
-    python tools/prepare_up3d.py --release_dir=/data/up-3d --output_dir=/data/up3d_nbf \
-        [--body_model=/path/basicModel_neutral_lbs_10_207_0_v1.0.0.pkl]
-
-See neural_body_fitting/up3d.py for the scale normalisation and the crop.
-"""
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags  # noqa: E402
-
-from neural_body_fitting import synthesis, up3d  # noqa: E402
-
-RELEASE_DIR = flags.DEFINE_string("release_dir", None, "UP-3D release folder.", required=True)
-OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Dataset root to create.", required=True)
-BODY_MODEL = flags.DEFINE_string("body_model", None,
-                                 "SMPL .pkl/.npz; default $NBF_SMPL_MODEL or the synthetic model.")
-SPLITS = flags.DEFINE_list("splits", ["train", "val", "test"], "Split files to convert.")
-NUM_LANDMARKS = flags.DEFINE_enum("num_landmarks", "14", ["14", "24"], "Landmarks stored.")
-OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory.")
-
-
-def main(argv):
-    del argv
-    if not synthesis.is_empty_dir(OUTPUT_DIR.value) and not OVERWRITE.value:
-        raise app.UsageError(f"--output_dir={OUTPUT_DIR.value} is not empty; pass --overwrite")
-    counts = up3d.convert_release(RELEASE_DIR.value, OUTPUT_DIR.value, BODY_MODEL.value,
-                                  SPLITS.value, int(NUM_LANDMARKS.value))
-    print(f"converted {counts} -> {OUTPUT_DIR.value}")
-
+"""Thin script over `nbf-prepare-up3d` (neural_body_fitting/cli/prepare_up3d.py); same flags."""
+from neural_body_fitting.cli.prepare_up3d import run
 
 if __name__ == "__main__":
-    app.run(main)
+    run()

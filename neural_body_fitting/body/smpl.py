@@ -1,0 +1,360 @@
+"""The SMPL body model as differentiable TensorFlow functions and a Keras layer.
+
+The functions follow SMPL's equations (Loper et al. 2015) step by step:
+
+  J(β)     = J_regressor · (T + B_S(β))      `SMPL.rest_joints` (precomputed, linear in β)
+  v_posed  = T + B_S(β) + B_P(R)             `pose_feature`, `blend_shapes` (one product)
+  J_posed  = the kinematic chain on J(β)     `posed_joints`
+  A_k      = [R_k | J_posed_k - R_k J_k]     `skinning_transforms`
+  v        = Σ_k w_k A_k v_posed             `skin`
+
+with R the per-joint rotations. `rotation_mode='absolute'` takes each joint's
+global rotation (the original NBF's `use_absrot`) instead of the rotation
+relative to its parent. The kinematic chain is vectorised: global rotations
+come from `geometry.compose_chain` (log-depth pointer jumping) and posed
+joints from one product with the ancestor matrix, never a loop over joints.
+
+`SMPL` wraps these in a Keras layer whose forward pass is compiled with XLA
+by default (it fuses away the [B, V, 3, 4] per-vertex transforms).
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from neural_body_fitting import constants, geometry
+from neural_body_fitting.body.resolve import resolve_body_model
+
+ROTATION_MODES = ("relative", "absolute")
+
+
+# --- Pure functions -------------------------------------------------------------------
+
+
+def blend_coefficients(betas, feature, num_betas):
+    """Coefficients of the stacked blend shapes: [1, β (zero-padded), pose feature].
+
+    Args:
+      betas: [B, S] with S <= num_betas.
+      feature: [B, 207] from `pose_feature`.
+      num_betas: number of shape components of the model.
+    Returns:
+      [B, 1 + num_betas + 207].
+    """
+    padding = num_betas - betas.shape[-1]
+    return tf.concat([tf.ones_like(betas[:, :1]), tf.pad(betas, [[0, 0], [0, padding]]),
+                      feature], axis=-1)
+
+
+def blend_shapes(coefficients, directions, num_points):
+    """Rest-pose points with shape and pose correctives, as one matrix product.
+
+    Stacking the template, the shape directions and the pose directions as
+    rows of one matrix turns v_posed = T + B_S(β) + B_P(R) into a single
+    product with [1, β, feature].
+
+    Args:
+      coefficients: [B, K] from `blend_coefficients`.
+      directions: [K, N * 3] stacked template, shapedirs and posedirs.
+      num_points: N.
+    Returns:
+      [B, N, 3] shaped and pose-corrected points.
+    """
+    return tf.reshape(tf.matmul(coefficients, directions), [-1, num_points, 3])
+
+
+def pose_feature(relative_rotations):
+    """SMPL's pose-blend-shape feature: (R_j - I) of joints 1..23, row-major.
+
+    Args:
+      relative_rotations: [B, 24, 3, 3] rotations relative to the parent joint.
+    Returns:
+      [B, 207] feature.
+    """
+    eye = tf.eye(3, dtype=relative_rotations.dtype)
+    return tf.reshape(relative_rotations[:, 1:] - eye, [-1, constants.NUM_POSE_BLEND])
+
+
+def ancestor_matrix(parents):
+    """[J, J] matrix M with M[i, k] = 1 if joint k is i or an ancestor of i (NumPy)."""
+    parents = np.asarray(parents)
+    matrix = np.eye(len(parents))
+    for joint in range(1, len(parents)):  # Parents come before children.
+        matrix[joint] += matrix[parents[joint]]
+    return matrix
+
+
+def posed_joints(absolute_rotations, rest_joints, parents, ancestors):
+    """Joint positions after posing, by one product with the ancestor matrix.
+
+    J_posed_i = J_posed_parent + R_parent (J_i - J_parent), i.e. the sum over
+    i's ancestors k (and i itself) of the rotated bone offsets
+    d_k = R_parent(k) (J_k - J_parent(k)), with d_root = J_root.
+
+    Args:
+      absolute_rotations: [B, J, 3, 3] global joint rotations.
+      rest_joints: [B, J, 3] J(β).
+      parents: [J] NumPy parent indices, -1 for the root.
+      ancestors: [J, J] `ancestor_matrix(parents)` as a tensor.
+    Returns:
+      [B, J, 3] posed joints.
+    """
+    parent_index = np.maximum(parents, 0)
+    bones = rest_joints - tf.gather(rest_joints, parent_index, axis=1)
+    rotated = tf.linalg.matvec(tf.gather(absolute_rotations, parent_index, axis=1), bones)
+    offsets = tf.concat([rest_joints[:, :1], rotated[:, 1:]], axis=1)
+    return tf.einsum("jk,bkc->bjc", ancestors, offsets)
+
+
+def skinning_transforms(absolute_rotations, rest_joints, joints):
+    """Per-joint rigid transforms from rest pose to posed space.
+
+    Args:
+      absolute_rotations: [B, J, 3, 3].
+      rest_joints: [B, J, 3] J(β).
+      joints: [B, J, 3] posed joints.
+    Returns:
+      [B, J, 3, 4] transforms [R_k | J_posed_k - R_k J_k].
+    """
+    translation = joints - tf.linalg.matvec(absolute_rotations, rest_joints)
+    return tf.concat([absolute_rotations, translation[..., None]], axis=-1)
+
+
+def skin(points, weights, transforms):
+    """Linear blend skinning.
+
+    Args:
+      points: [B, N, 3] rest-space points (shaped and pose-corrected).
+      weights: [N, J] skinning weights.
+      transforms: [B, J, 3, 4] from `skinning_transforms`.
+    Returns:
+      [B, N, 3] posed points.
+    """
+    batch, num_joints = tf.shape(transforms)[0], weights.shape[1]
+    # One product [N, J] x [J, B * 12], kept point-major: transposing the small
+    # inputs and output is cheaper than transposing the [N, B, 3, 4] product.
+    per_joint = tf.reshape(tf.transpose(transforms, [1, 0, 2, 3]), [num_joints, -1])
+    blended = tf.reshape(tf.matmul(weights, per_joint), [-1, batch, 3, 4])
+    points = tf.transpose(points, [1, 0, 2])[:, :, None, :]  # [N, B, 1, 3]
+    # Written out per column rather than as a reduction over a size-3 axis:
+    # XLA fuses this into one vectorised pass over the blended transforms.
+    posed = (blended[..., 0] * points[..., 0] + blended[..., 1] * points[..., 1]
+             + blended[..., 2] * points[..., 2] + blended[..., 3])
+    return tf.transpose(posed, [1, 0, 2])
+
+
+# --- Model tensors --------------------------------------------------------------------
+
+
+class _PointSet:
+    """The per-point arrays of a set of mesh points (all vertices, or a subset).
+
+    Held as non-trainable variables rather than constants: XLA then receives
+    them as parameters instead of folding them into the compiled program.
+    """
+
+    def __init__(self, model, vertex_ids, dtype, name):
+        ids = np.arange(model.num_vertices) if vertex_ids is None else np.asarray(vertex_ids)
+        self.num_points = len(ids)
+        directions = np.concatenate([
+            model.v_template[ids][None],
+            np.transpose(model.shapedirs[ids], (2, 0, 1)),
+            np.transpose(model.posedirs[ids], (2, 0, 1)),
+        ]).reshape(1 + model.num_betas + constants.NUM_POSE_BLEND, -1)
+        self.directions = tf.Variable(directions, dtype=dtype, trainable=False,
+                                      name=f"{name}_directions")
+        self.weights = tf.Variable(model.weights[ids], dtype=dtype, trainable=False,
+                                   name=f"{name}_weights")
+
+    def pose(self, coefficients, transforms):
+        """[B, K] blend coefficients, [B, J, 3, 4] transforms -> posed points [B, N, 3]."""
+        rest = blend_shapes(coefficients, self.directions, self.num_points)
+        return skin(rest, self.weights, transforms)
+
+
+def _check_input(value, name, allowed_shapes, dtype):
+    """Converts `value` to a `dtype` tensor; ValueError unless float with an allowed shape.
+
+    `allowed_shapes` holds tuples of ints (fixed sizes) and strings (free sizes).
+    """
+    tensor = tf.convert_to_tensor(value)
+    if not tensor.dtype.is_floating:
+        raise ValueError(f"SMPL: '{name}' must be a floating-point tensor, got {tensor.dtype.name}")
+    shape = tensor.shape
+    for allowed in allowed_shapes:
+        if shape.rank == len(allowed) and all(
+                isinstance(a, str) or s is None or a == s for a, s in zip(allowed, shape)):
+            return tf.cast(tensor, dtype)
+    pretty = " or ".join("[" + ", ".join(str(a) for a in allowed) + "]"
+                         for allowed in allowed_shapes)
+    raise ValueError(f"SMPL: '{name}' must have shape {pretty}, got {shape.as_list()}")
+
+
+class SMPL(keras.layers.Layer):
+    """SMPL as a Keras layer: betas and pose -> vertices, joints and landmarks.
+
+    Args:
+      body_model: a BodyModel, a path to an SMPL `.pkl`/`.npz`, or None for
+        `$NBF_SMPL_MODEL` or else the built-in synthetic model.
+      rotation_mode: 'relative' (SMPL's native: each joint relative to its
+        parent) or 'absolute' (each joint's global rotation, NBF's `use_absrot`).
+      landmark_vertex_ids: optional [L] vertex ids of an extra landmark set
+        (e.g. the original's 91 landmarks), returned as 'landmarks'.
+      jit_compile: compile the forward pass with XLA (default True).
+
+    Call arguments:
+      betas: [B, S] shape coefficients, S <= the model's components (10 for SMPL).
+      pose: axis-angle [B, 72] or [B, 24, 3], or rotation matrices [B, 24, 3, 3],
+        interpreted according to `rotation_mode`.
+      translation: optional [B, 3] added to all outputs but 'rest_joints'.
+      return_vertices: also return the full mesh (otherwise only the landmark
+        vertices are skinned, which is much cheaper).
+
+    Returns a dict of tensors:
+      'vertices' [B, V, 3] (if return_vertices), 'joints' [B, 24, 3] posed
+      joints, 'rest_joints' [B, 24, 3] J(β), 'landmarks14' [B, 14, 3] the
+      original's 14 landmarks, 'landmarks' [B, L, 3] (if landmark_vertex_ids),
+      'relative_rotations' and 'absolute_rotations' [B, 24, 3, 3].
+    """
+
+    def __init__(self, body_model=None, rotation_mode="relative", landmark_vertex_ids=None,
+                 jit_compile=True, **kwargs):
+        super().__init__(**kwargs)
+        if rotation_mode not in ROTATION_MODES:
+            raise ValueError(f"SMPL: rotation_mode must be one of {ROTATION_MODES}, "
+                             f"got '{rotation_mode}'")
+        self.body_model = resolve_body_model(body_model)
+        model = self.body_model
+        if model.num_joints != constants.NUM_JOINTS:
+            raise ValueError(f"SMPL: body model must have 24 joints, got {model.num_joints}")
+        self.rotation_mode = rotation_mode
+        dtype = self.compute_dtype
+        self._parents = model.parents
+        self._ancestors = tf.constant(ancestor_matrix(model.parents), dtype)
+        self._rest_joint_template = tf.constant(model.J_regressor @ model.v_template, dtype)
+        # J(β) is linear in β: [S, J * 3].
+        joint_dirs = np.einsum("jv,vcs->sjc", model.J_regressor, model.shapedirs)
+        self._rest_joint_dirs = tf.constant(joint_dirs.reshape(model.num_betas, -1), dtype)
+        self._mesh = _PointSet(model, None, dtype, "mesh")
+        self._landmark14_points = _PointSet(model, model.landmark_vertex_ids, dtype, "landmark14")
+        self._extra_landmarks = None
+        if landmark_vertex_ids is not None:
+            ids = np.asarray(landmark_vertex_ids)
+            if ids.ndim != 1 or ids.min() < 0 or ids.max() >= model.num_vertices:
+                raise ValueError("SMPL: 'landmark_vertex_ids' must be a 1-D list of vertex ids "
+                                 f"in [0, {model.num_vertices})")
+            self._extra_landmarks = _PointSet(model, ids, dtype, "landmarks")
+        self._jit_compile = bool(jit_compile)
+        if self._jit_compile:
+            self._compiled_forward = tf.function(self._forward_impl, jit_compile=True)
+            self._compiled_gradient = tf.function(self._gradient_impl, jit_compile=True)
+
+    def rest_joints(self, betas):
+        """J(β): [B, S] -> [B, 24, 3]."""
+        offsets = tf.matmul(betas, self._rest_joint_dirs[: betas.shape[-1]])
+        return self._rest_joint_template + tf.reshape(offsets, [-1, constants.NUM_JOINTS, 3])
+
+    def _forward_impl(self, betas, pose, translation, return_vertices):
+        if pose.shape.rank == 4:
+            rotations = pose
+        else:
+            rotations = geometry.axis_angle_to_matrix(
+                tf.reshape(pose, [-1, constants.NUM_JOINTS, 3]))
+        if self.rotation_mode == "relative":
+            relative = rotations
+            absolute = geometry.relative_to_absolute(rotations, self._parents)
+        else:
+            absolute = rotations
+            relative = geometry.absolute_to_relative(rotations, self._parents)
+        rest_joints = self.rest_joints(betas)
+        joints = posed_joints(absolute, rest_joints, self._parents, self._ancestors)
+        transforms = skinning_transforms(absolute, rest_joints, joints)
+        coefficients = blend_coefficients(betas, pose_feature(relative),
+                                          self.body_model.num_betas)
+        offset = 0.0 if translation is None else translation[:, None, :]
+        outputs = {
+            "joints": joints + offset,
+            "rest_joints": rest_joints,
+            "relative_rotations": relative,
+            "absolute_rotations": absolute,
+        }
+        if return_vertices:
+            outputs["vertices"] = self._mesh.pose(coefficients, transforms) + offset
+            landmark_points = tf.gather(outputs["vertices"],
+                                        self.body_model.landmark_vertex_ids, axis=1)
+        else:
+            landmark_points = self._landmark14_points.pose(coefficients, transforms) + offset
+        outputs["landmarks14"] = tf.concat(
+            [tf.gather(outputs["joints"], constants.LANDMARK14_JOINTS, axis=1), landmark_points],
+            axis=1)
+        if self._extra_landmarks is not None:
+            outputs["landmarks"] = self._extra_landmarks.pose(coefficients, transforms) + offset
+        return outputs
+
+    def __call__(self, *args, **kwargs):
+        # Keras' generic __call__ (symbolic tracing, autocasting, masks) costs
+        # about 1 ms per eager call and does nothing for this weightless layer
+        # on concrete tensors; symbolic (functional-API) calls still use it.
+        if tf.executing_eagerly() and not any(
+                isinstance(value, keras.KerasTensor) for value in tf.nest.flatten((args, kwargs))):
+            return self.call(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+    def call(self, betas, pose, translation=None, return_vertices=True):
+        dtype = self.compute_dtype
+        num_joints = constants.NUM_JOINTS
+        betas = _check_input(betas, "betas", [("B", "S")], dtype)
+        if betas.shape[-1] is not None and betas.shape[-1] > self.body_model.num_betas:
+            raise ValueError(f"SMPL: 'betas' must have at most {self.body_model.num_betas} "
+                             f"components for this model, got {betas.shape[-1]}")
+        pose = _check_input(pose, "pose", [("B", num_joints * 3), ("B", num_joints, 3),
+                                           ("B", num_joints, 3, 3)], dtype)
+        if translation is not None:
+            translation = _check_input(translation, "translation", [("B", 3)], dtype)
+        if not self._jit_compile:
+            return self._forward_impl(betas, pose, translation, bool(return_vertices))
+        return self._forward_with_compiled_gradient(betas, pose, translation,
+                                                    bool(return_vertices))
+
+    def _forward_with_compiled_gradient(self, betas, pose, translation, return_vertices):
+        """The XLA forward pass with an XLA backward pass.
+
+        TensorFlow differentiates an XLA-compiled function with an uncompiled
+        graph, which is several times slower here than the compiled pass; this
+        custom gradient recomputes the forward pass inside a compiled backward.
+        """
+        inputs = [betas, pose] if translation is None else [betas, pose, translation]
+        keys = []
+
+        @tf.custom_gradient
+        def forward(*inputs):
+            outputs = self._compiled_forward(*inputs[:2], self._translation_of(inputs),
+                                             return_vertices)
+            keys.extend(sorted(outputs))
+
+            def grad(*upstream):
+                upstream = [tf.zeros_like(outputs[key]) if g is None else g
+                            for key, g in zip(keys, upstream)]
+                return self._compiled_gradient(inputs, upstream, return_vertices)
+
+            return [outputs[key] for key in keys], grad
+
+        return dict(zip(keys, forward(*inputs)))
+
+    @staticmethod
+    def _translation_of(inputs):
+        return inputs[2] if len(inputs) == 3 else None
+
+    def _gradient_impl(self, inputs, upstream, return_vertices):
+        """Vector-Jacobian product of `_forward_impl` w.r.t. betas, pose (and translation)."""
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = self._forward_impl(*inputs[:2], self._translation_of(inputs),
+                                         return_vertices)
+        keys = sorted(outputs)
+        return tape.gradient([outputs[key] for key in keys], inputs, output_gradients=upstream,
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rotation_mode=self.rotation_mode, body_model=self.body_model.name)
+        return config

@@ -1,0 +1,38 @@
+"""Evaluates a trained fitting network on a split.
+
+    nbf-eval --config=demo_up \
+        --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--split=test]
+
+Writes <model_dir>/eval_<split>.npz and .csv (one row per sample) and prints
+the means, the median reconstruction error and the error quartiles' samples.
+"""
+import json
+
+from absl import flags
+
+from neural_body_fitting import evaluation
+from neural_body_fitting.cli import common
+
+CONFIG = common.define_config_flag()
+MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training directory.", required=True)
+SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.eval_split).")
+SMPL_MODEL = common.define_smpl_model_flag()
+BASELINE = flags.DEFINE_bool("baseline", False, "Evaluate predicting the latent mean instead.")
+
+
+def main(argv):
+    del argv
+    config = CONFIG.value
+    if SMPL_MODEL.value:
+        config.body_model = SMPL_MODEL.value
+    summary = evaluation.run_evaluation(config, MODEL_DIR.value, SPLIT.value or config.eval_split,
+                                        BASELINE.value)
+    print(json.dumps(summary, indent=2, default=str))
+
+
+def run():
+    common.run_command(main)
+
+
+if __name__ == "__main__":
+    run()

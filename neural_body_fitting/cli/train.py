@@ -1,0 +1,46 @@
+"""Trains the fitting network.
+
+    nbf-train --config=demo_up \
+        --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--config.lr=1e-4]
+
+Resumes from the latest checkpoint in --model_dir. Multi-GPU:
+--config.strategy=mirrored; several machines: --config.strategy=multi_worker
+with TF_CONFIG set on each.
+"""
+import os
+
+from absl import flags, logging
+
+from neural_body_fitting import training
+from neural_body_fitting.cli import common
+
+CONFIG = common.define_config_flag()
+MODEL_DIR = flags.DEFINE_string("model_dir", None, "Checkpoints, summaries, logs.", required=True)
+SMPL_MODEL = common.define_smpl_model_flag()
+MAX_SECONDS = flags.DEFINE_float("max_seconds", 0, "Stop (and save) after this long; 0: no limit.")
+
+
+def run_training(config, model_dir, max_seconds=0):
+    os.makedirs(model_dir, exist_ok=True)
+    logging.get_absl_handler().use_absl_log_file("train", model_dir)
+    trainer = training.Trainer(config, model_dir)
+    metrics = trainer.train(max_seconds=max_seconds or None)
+    logging.info("finished at step %d: %s", trainer.step, metrics)
+    return trainer
+
+
+def main(argv):
+    del argv
+    config = CONFIG.value
+    if SMPL_MODEL.value:
+        config.body_model = SMPL_MODEL.value
+    trainer = run_training(config, MODEL_DIR.value, MAX_SECONDS.value)
+    print(f"step {trainer.step}; checkpoint {trainer.manager.latest_checkpoint}")
+
+
+def run():
+    common.run_command(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,95 @@
+"""Experiment configuration: the original's options as an ml_collections ConfigDict.
+
+The named experiments (`configs/demo.py`, `demo_up.py`, `ablations.py`; see
+`configs/experiments.py`) start from `default_config()` and change what they
+need; the binaries read them with absl's config flags, so any key
+can be overridden from the command line (`--config.lr=1e-4`). The returned
+configs are locked: a misspelt key is an error, not a silent new option.
+"""
+import ml_collections
+
+from neural_body_fitting import constants, losses, networks
+from neural_body_fitting.body import layouts
+from neural_body_fitting.data import encodings
+
+LR_POLICIES = ("poly", "step", "constant")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def default_config():
+    """The original's settings (the `demo_up` experiment) with our data defaults."""
+    config = ml_collections.ConfigDict()
+    # Data.
+    config.dataset_root = ""
+    config.train_split = "train"
+    config.eval_split = "val"
+    config.input_type = "parts12"
+    config.input_size = constants.FIT_SIZE
+    config.latent_stats = ""  # Prefix of <prefix>_mean.npy / _std.npy; "" computes them.
+    config.body_model = ""  # "" uses $NBF_SMPL_MODEL or the synthetic model.
+    config.cache_inputs = False
+    config.skip_bad_samples = False
+    # Model.
+    config.encoder_type = "resnet_v1_50"
+    config.bn_decay = networks.BN_DECAY
+    config.use_absrot = True
+    config.use_svd = True
+    config.latent_components = "betas,pose"
+    config.num_landmarks = 14
+    config.use_gt_translation = True
+    # Losses: term -> (kind, weight).
+    config.loss_terms = ml_collections.ConfigDict({
+        "model_parameters": ("mabserr", 1.0),
+        "joint_locations_projected": ("euclidist", 1.0),
+    })
+    config.weight_decay = 1e-4
+    # Optimisation.
+    config.lr = 4e-5
+    config.lr_policy = "poly"
+    config.lr_power = 0.9
+    config.lr_step_size = 10000
+    config.lr_gamma = 0.1
+    config.beta1 = 0.5
+    config.batch_size = 5
+    config.max_epochs = 75
+    config.max_steps = 0  # > 0 overrides max_epochs.
+    config.seed = constants.SEED
+    config.strategy = "default"
+    config.mixed_precision = False
+    config.xla = False
+    # Bookkeeping.
+    config.save_freq = 1000
+    config.summary_freq = 100
+    config.keep_checkpoints = 3
+    config.image_summaries = True
+    config.lock()
+    # Loss terms are a mapping whose keys are chosen per experiment; they are
+    # checked by name in `validate` instead.
+    config.loss_terms.unlock()
+    return config
+
+
+def validate(config):
+    """ValueError naming the first bad option (called by the binaries at start-up)."""
+    if config.encoder_type not in networks.ENCODERS:
+        raise ValueError(f"config.encoder_type: unknown '{config.encoder_type}', expected one of "
+                         f"{sorted(networks.ENCODERS)}")
+    encodings.parse_input_type(config.input_type)
+    try:
+        layouts.check_components(config.latent_components)
+    except ValueError as error:
+        raise ValueError(f"config.{error}") from None
+    if config.lr_policy not in LR_POLICIES:
+        raise ValueError(f"config.lr_policy: expected one of {LR_POLICIES}, got "
+                         f"'{config.lr_policy}'")
+    if config.strategy not in STRATEGIES:
+        raise ValueError(f"config.strategy: expected one of {STRATEGIES}, got "
+                         f"'{config.strategy}'")
+    if config.num_landmarks not in (14, 24):
+        raise ValueError(f"config.num_landmarks: expected 14 or 24, got {config.num_landmarks}")
+    if not config.loss_terms:
+        raise ValueError("config.loss_terms: at least one loss term is needed")
+    losses.check_loss_terms(dict(config.loss_terms), config.num_landmarks)
+    if config.batch_size < 1 or config.input_size < 32:
+        raise ValueError("config.batch_size must be >= 1 and config.input_size >= 32")
+    return config

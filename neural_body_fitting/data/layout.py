@@ -1,0 +1,148 @@
+"""The on-disk dataset layout of the original NBF code, plus two files of ours.
+
+```
+<root>/images/<id>_image.png          512x512 RGB crop
+<root>/colours/<id>_colours.png       12-part colour-coded map (any size; ours 224)
+<root>/labels/<id>_labels.png         ours: 24-part label map (0 background, SMPL part + 1)
+<root>/smplparams/<id>_smplparams.bin 85 float64: betas 10, axis-angle pose 72, translation 3
+<root>/joints/<id>_joints.bin         float64: 24x3 rest joints, Lx3 posed joints, Lx2 2D joints (224)
+<root>/lists/{train,val,test}_latent.txt   "<id> <latent_flag>" per line
+<root>/colours_parts<k>/<id>_colours.png  ours, optional: colour maps of other granularities
+<root>/dataset.json                   ours: body model, granularities, camera, counts, seed
+```
+
+Everything is written to a temporary name and renamed; every read error
+names the file.
+"""
+import json
+import os
+
+import numpy as np
+
+from neural_body_fitting import constants
+from neural_body_fitting.body import layouts
+from neural_body_fitting.utils import files, images
+
+SPLITS = ("train", "val", "test")
+_KINDS = {
+    "image": ("images", "_image.png"),
+    "colours": ("colours", "_colours.png"),
+    "labels": ("labels", "_labels.png"),
+    "smplparams": ("smplparams", "_smplparams.bin"),
+    "joints": ("joints", "_joints.bin"),
+}
+
+
+def sample_paths(root, sample_id):
+    """{'image', 'colours', 'labels', 'smplparams', 'joints'} -> path of that file."""
+    return {kind: os.path.join(root, folder, f"{sample_id}{suffix}")
+            for kind, (folder, suffix) in _KINDS.items()}
+
+
+def colour_map_path(root, sample_id, granularity):
+    """Path of a colour map: `colours/` for the 12 parts, `colours_parts<k>/` otherwise."""
+    if granularity == 12:
+        return sample_paths(root, sample_id)["colours"]
+    return os.path.join(root, f"colours_parts{granularity}", f"{sample_id}_colours.png")
+
+
+def write_sample(root, sample_id, *, smplparams, rest_joints, posed_joints, projected_joints,
+                 image=None, colours=None, labels=None):
+    """Writes one sample's files (images optional) in the layout above."""
+    paths = sample_paths(root, sample_id)
+    smplparams = np.asarray(smplparams, np.float64).reshape(-1)
+    if smplparams.shape != (layouts.NUM_SMPL_PARAMS,) or not np.all(np.isfinite(smplparams)):
+        raise ValueError(f"{paths['smplparams']}: need {layouts.NUM_SMPL_PARAMS} finite values")
+    joints = [np.asarray(a, np.float64) for a in (rest_joints, posed_joints, projected_joints)]
+    if joints[0].shape != (24, 3) or joints[1].shape[1:] != (3,) or joints[2].shape != (
+            joints[1].shape[0], 2):
+        raise ValueError(f"{paths['joints']}: need rest [24, 3], posed [L, 3] and projected "
+                         f"[L, 2], got {[list(j.shape) for j in joints]}")
+    for kind, value in (("image", image), ("colours", colours), ("labels", labels)):
+        if value is not None:
+            images.write_png(paths[kind], value)
+    files.atomic_write(paths["smplparams"], smplparams.astype("<f8").tobytes())
+    files.atomic_write(paths["joints"], np.concatenate([j.reshape(-1) for j in joints])
+                  .astype("<f8").tobytes())
+    return paths
+
+
+def _read_floats(path):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: file does not exist")
+    with open(path, "rb") as stream:
+        raw = stream.read()
+    if len(raw) % 8:
+        raise ValueError(f"{path}: length {len(raw)} bytes is not a whole number of float64")
+    values = np.frombuffer(raw, "<f8")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{path}: contains NaN or infinite values")
+    return values
+
+
+def read_smplparams(path):
+    """[85] float64: betas 10, axis-angle pose 72, translation 3."""
+    values = _read_floats(path)
+    if values.shape != (layouts.NUM_SMPL_PARAMS,):
+        raise ValueError(f"{path}: expected {layouts.NUM_SMPL_PARAMS} float64 values, got {len(values)}")
+    return values
+
+
+def num_landmarks_of(num_values):
+    """L from the length of a joints file (72 + 5 L values), or None if impossible."""
+    remainder = num_values - 3 * constants.NUM_JOINTS
+    return remainder // 5 if remainder > 0 and remainder % 5 == 0 else None
+
+
+def read_joints(path):
+    """(rest [24, 3], posed [L, 3], projected [L, 2]) float64."""
+    values = _read_floats(path)
+    count = num_landmarks_of(len(values))
+    if count is None:
+        raise ValueError(f"{path}: {len(values)} float64 values is not 72 + 5 L")
+    rest = values[:72].reshape(24, 3)
+    posed = values[72:72 + 3 * count].reshape(count, 3)
+    return rest, posed, values[72 + 3 * count:].reshape(count, 2)
+
+
+def list_path(root, split):
+    return os.path.join(root, "lists", f"{split}_latent.txt")
+
+
+def write_split_list(root, split, entries):
+    """Writes `lists/<split>_latent.txt` from (id, latent_flag) pairs."""
+    text = "".join(f"{sample_id} {int(flag)}\n" for sample_id, flag in entries)
+    files.atomic_write(list_path(root, split), text.encode())
+
+
+def read_split_list(root, split):
+    """[(id, latent_flag)] of a split; errors name the list file and line."""
+    path = list_path(root, split)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: split list does not exist")
+    entries = []
+    with open(path) as stream:
+        for number, line in enumerate(stream, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or fields[1] not in ("0", "1"):
+                raise ValueError(f"{path}:{number}: expected '<id> <0|1>', got {line.strip()!r}")
+            entries.append((fields[0], int(fields[1])))
+    return entries
+
+
+def write_dataset_info(root, info):
+    files.atomic_write(os.path.join(root, "dataset.json"), json.dumps(info, indent=2).encode())
+
+
+def read_dataset_info(root):
+    """The dataset.json dict, or {} for data prepared by the original code."""
+    path = os.path.join(root, "dataset.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as stream:
+        try:
+            return json.load(stream)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from error

@@ -1,0 +1,275 @@
+"""The tf.data input pipeline for the fitting network, and latent statistics.
+
+`load_split` reads a split's list and all its small `.bin` files into memory
+(checking every file, so a bad sample is reported by name before training
+starts, or skipped and counted with `skip_bad_samples=True`). `make_dataset`
+then streams the model inputs, decoding PNGs in parallel:
+
+  'parts12'              the 12-part colour map as stored (`colours/`)
+  'parts1|3|6|24'        the 24-part label map (`labels/`) regrouped and coloured;
+                         without it, 1/3/6 parts are regrouped from the colour map
+  'joints14|24'          discs of radius 3 px at the stored 2D joints (14: the
+                         landmarks; 24 needs a dataset written with 24 landmarks)
+  'rgb'                  the 512 crop resized bilinearly
+
+All inputs are 224 x 224 x 3 in [-1, 1] (x * 2/255 - 1); maps are resized
+with nearest neighbour. Each element is a dict: 'id', 'path', 'input',
+'latent' (the latent record of `body.layouts` minus the statistics' mean), 'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
+absolute), 'translation', 'rest_joints' [24, 3], 'joints' [L, 3], 'joints_2d'
+[L, 2].
+"""
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from neural_body_fitting import constants, geometry
+from neural_body_fitting.body import layouts
+from neural_body_fitting.data import encodings, layout
+
+
+@dataclasses.dataclass
+class Split:
+    """A split held in memory (N samples, L landmarks)."""
+
+    root: str
+    ids: list            # [N] sample ids
+    latent_flags: np.ndarray  # [N]
+    params: np.ndarray   # [N, 85] betas, axis-angle pose, translation
+    rest_joints: np.ndarray  # [N, 24, 3]
+    joints: np.ndarray   # [N, L, 3]
+    joints_2d: np.ndarray  # [N, L, 2]
+    skipped: list        # [(id, reason)] samples left out
+
+    @property
+    def num_landmarks(self):
+        return self.joints.shape[1]
+
+
+def _input_file(input_type, paths, has_labels):
+    kind, count = encodings.parse_input_type(input_type)
+    if kind == "rgb":
+        return paths["image"]
+    if kind == "joints":
+        return None
+    if count == 12 or (count in (1, 3, 6) and not has_labels):
+        return paths["colours"]
+    return paths["labels"]
+
+
+def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_landmarks=None):
+    """Reads and checks a split: list, `.bin` files, the input images' presence.
+
+    Raises ValueError/FileNotFoundError naming the file of the first bad sample,
+    unless `skip_bad_samples`, which leaves bad samples out, logs them and
+    records them in `Split.skipped`.
+    """
+    entries = layout.read_split_list(root, split)
+    has_labels = os.path.isdir(os.path.join(root, "labels"))
+    kept, params, rest, joints, joints_2d, skipped = [], [], [], [], [], []
+    for sample_id, flag in entries:
+        paths = layout.sample_paths(root, sample_id)
+        try:
+            values = layout.read_smplparams(paths["smplparams"])
+            sample_rest, sample_joints, sample_2d = layout.read_joints(paths["joints"])
+            expected = num_landmarks or (joints[0].shape[0] if joints else None)
+            if expected is not None and sample_joints.shape[0] != expected:
+                raise ValueError(f"{paths['joints']}: {sample_joints.shape[0]} landmarks, "
+                                 f"expected {expected}")
+            needed = _input_file(input_type, paths, has_labels)
+            if needed is not None and not os.path.isfile(needed):
+                raise FileNotFoundError(f"{needed}: file does not exist (list "
+                                        f"{layout.list_path(root, split)} names '{sample_id}')")
+        except (ValueError, FileNotFoundError) as error:
+            if not skip_bad_samples:
+                raise
+            logging.warning("Skipping sample %s: %s", sample_id, error)
+            skipped.append((sample_id, str(error)))
+            continue
+        kept.append((sample_id, flag))
+        params.append(values)
+        rest.append(sample_rest)
+        joints.append(sample_joints)
+        joints_2d.append(sample_2d)
+    if skipped:
+        logging.warning("%s/%s: skipped %d of %d samples", root, split, len(skipped),
+                        len(entries))
+    if not kept:
+        raise ValueError(f"{layout.list_path(root, split)}: no usable samples")
+    return Split(root, [k[0] for k in kept], np.array([k[1] for k in kept], np.float32),
+                 np.stack(params), np.stack(rest), np.stack(joints), np.stack(joints_2d),
+                 skipped)
+
+
+def rotation_matrices(pose, rotation_mode):
+    """Axis-angle poses [N, 72] -> rotation matrices [N, 24, 3, 3] (relative or absolute)."""
+    relative = geometry.axis_angle_to_matrix(np.reshape(pose, (-1, 24, 3)))
+    if rotation_mode == "relative":
+        return relative.numpy()
+    if rotation_mode == "absolute":
+        return geometry.relative_to_absolute(relative).numpy()
+    raise ValueError(f"rotation_mode must be 'relative' or 'absolute', got '{rotation_mode}'")
+
+
+def latent_statistics(split, rotation_mode):
+    """Mean and std [229] of a split's statistics records (`body.layouts`)."""
+    values = _statistics_records(split, rotation_mode)
+    return values.mean(0), values.std(0)
+
+
+def _statistics_records(split, rotation_mode):
+    """[N, 229] float64 records of a split's parameters."""
+    rotations = rotation_matrices(split.params[:, layouts.POSE], rotation_mode)
+    return layouts.statistics_record(split.params[:, layouts.BETAS], rotations,
+                                     split.params[:, layouts.TRANSLATION])
+
+
+def _joint_map(joints_2d, size=constants.FIT_SIZE, radius=3.0):
+    """TF version of `encodings.draw_joint_map`: [L, 2] -> uint8 [size, size, 3]."""
+    colours = tf.constant(encodings.joint_colours(joints_2d.shape[0]), tf.float32)
+    centres = tf.range(size, dtype=tf.float32) + 0.5
+    dx = centres[None, None, :] - tf.cast(joints_2d[:, 0], tf.float32)[:, None, None]
+    dy = centres[None, :, None] - tf.cast(joints_2d[:, 1], tf.float32)[:, None, None]
+    inside = tf.cast(dx * dx + dy * dy <= radius * radius, tf.float32)  # [L, H, W]
+    # The last joint drawn wins where discs overlap, as in the NumPy drawing.
+    order = tf.range(1, joints_2d.shape[0] + 1, dtype=tf.float32)[:, None, None]
+    winner = tf.argmax(inside * order, axis=0)
+    image = tf.gather(colours, winner) * tf.reduce_max(inside, axis=0)[..., None]
+    return tf.cast(image, tf.uint8)
+
+
+def _decolourise_12(colour_map):
+    """TF: 12-part colour map uint8 [H, W, 3] -> labels [H, W] (exact table colours)."""
+    table = constants.PART_COLOURS.astype(np.int32)
+    keys = tf.constant(table[:, 0] * 65536 + table[:, 1] * 256 + table[:, 2])
+    pixels = tf.cast(colour_map, tf.int32)
+    pixel_keys = pixels[..., 0] * 65536 + pixels[..., 1] * 256 + pixels[..., 2]
+    return tf.argmax(tf.cast(pixel_keys[..., None] == keys, tf.int32), axis=-1)
+
+
+def _input_builder(input_type, has_labels):
+    """A function (path, joints_2d) -> uint8 [224, 224, 3] model input before scaling."""
+    kind, count = encodings.parse_input_type(input_type)
+    size = [constants.FIT_SIZE, constants.FIT_SIZE]
+
+    def nearest(image):
+        return tf.image.resize(image, size, method="nearest")
+
+    if kind == "rgb":
+        return lambda path, _: tf.cast(tf.image.resize(
+            tf.io.decode_png(tf.io.read_file(path), channels=3), size), tf.uint8)
+    if kind == "joints":
+        return lambda _, joints_2d: _joint_map(joints_2d)
+    colours = tf.constant(encodings.colour_table(count))
+    if count == 12:
+        return lambda path, _: nearest(tf.io.decode_png(tf.io.read_file(path), channels=3))
+    if has_labels:
+        lookup = tf.constant(encodings.part_lookup(count), tf.int32)
+        return lambda path, _: tf.gather(colours, tf.gather(lookup, tf.cast(nearest(
+            tf.io.decode_png(tf.io.read_file(path), channels=1))[..., 0], tf.int32)))
+    # Data prepared by the original code: regroup the 12-part colour map.
+    from_12 = tf.constant(encodings.part_lookup(count)[_first_24_label_of_each_12()], tf.int32)
+    return lambda path, _: tf.gather(colours, tf.gather(from_12, _decolourise_12(nearest(
+        tf.io.decode_png(tf.io.read_file(path), channels=3)))))
+
+
+def _first_24_label_of_each_12():
+    """[13] a 24-part label (0..24) belonging to each 12-part label (0..12)."""
+    part12 = encodings.part_lookup(12)
+    return np.array([int(np.flatnonzero(part12 == k)[0]) for k in range(13)])
+
+
+def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", latent_mean=None,
+                 latent_components="betas,pose", batch_size=5, shuffle=True, seed=constants.SEED,
+                 repeat=True, drop_remainder=True, skip_bad_samples=False, num_landmarks=None,
+                 cache=False, input_context=None, loaded=None, input_size=constants.FIT_SIZE,
+                 skip_batches=0):
+    """The fitting network's input pipeline (see the module docstring).
+
+    Args:
+      latent_mean: [229] statistics mean (rotations in `rotation_mode`) whose latent
+        part is subtracted from the latent target, or None.
+      latent_components: the latent target's layout ('betas,pose' or
+        'betas,pose,trans'; see `body.layouts`).
+      cache: keep decoded inputs in memory after the first pass.
+      input_context: a tf.distribute.InputContext; shards the samples.
+      loaded: a `Split` from `load_split` to reuse.
+      input_size: side of the model input; other than 224 the 224 px input is
+        resized (nearest for maps, bilinear for RGB).
+      skip_batches: batches to skip at the start (to resume a run where it
+        stopped); the records are skipped before decoding, so this is cheap.
+    Returns:
+      (tf.data.Dataset of dicts, Split).
+    """
+    split_data = loaded or load_split(root, split, input_type, skip_bad_samples, num_landmarks)
+    records = _statistics_records(split_data, rotation_mode)
+    latent = records[:, :layouts.latent_size(latent_components)]
+    if latent_mean is not None:
+        latent = latent - layouts.latent_from_statistics(latent_mean, latent_components)
+    params = split_data.params.astype(np.float32)
+    has_labels = os.path.isdir(os.path.join(root, "labels"))
+    paths = [(_input_file(input_type, layout.sample_paths(root, i), has_labels) or "")
+             for i in split_data.ids]
+    tensors = {
+        "id": np.array(split_data.ids), "path": np.array(paths),
+        "latent": latent.astype(np.float32), "latent_flag": split_data.latent_flags,
+        "betas": params[:, layouts.BETAS], "pose": params[:, layouts.POSE],
+        "rotations": records[:, layouts.ROTATIONS].reshape(-1, constants.NUM_JOINTS, 3, 3)
+        .astype(np.float32),
+        "translation": params[:, layouts.TRANSLATION],
+        "rest_joints": split_data.rest_joints.astype(np.float32),
+        "joints": split_data.joints.astype(np.float32),
+        "joints_2d": split_data.joints_2d.astype(np.float32),
+    }
+    ds = tf.data.Dataset.from_tensor_slices(tensors)
+    if input_context is not None:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    build_input = _input_builder(input_type, has_labels)
+
+    method = "bilinear" if input_type == "rgb" else "nearest"
+
+    def add_input(element):
+        image = build_input(element["path"], element["joints_2d"])
+        if input_size != constants.FIT_SIZE:
+            image = tf.cast(tf.image.resize(image, [input_size, input_size], method=method),
+                            tf.uint8)
+        return {**element, "input": image}
+
+    def shuffled(ds):
+        return ds.shuffle(len(split_data.ids), seed=seed, reshuffle_each_iteration=True)
+
+    decode = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    skipped = skip_batches * batch_size
+    if cache:  # Decode once, keep the 224 px inputs in memory, shuffle them.
+        ds = ds.map(add_input, **decode).cache()
+        ds = shuffled(ds) if shuffle else ds
+        ds = (ds.repeat() if repeat else ds).skip(skipped)
+    else:  # Shuffle the small per-sample records, then decode.
+        ds = shuffled(ds) if shuffle else ds
+        ds = (ds.repeat() if repeat else ds).skip(skipped)
+        ds = ds.map(add_input, **decode)
+    ds = ds.map(lambda e: {**e, "input": tf.cast(e["input"], tf.float32) * (2.0 / 255.0) - 1.0},
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE), \
+        split_data
+
+
+def make_distributed_dataset(strategy, global_batch_size, root, split, skip_steps=0,
+                             **kwargs):
+    """Per-replica batches for `strategy`, each input pipeline reading its own shard.
+
+    `skip_steps` training steps' worth of batches are skipped (to resume).
+    """
+    loaded = load_split(root, split, kwargs.get("input_type", "parts12"),
+                        kwargs.get("skip_bad_samples", False), kwargs.get("num_landmarks"))
+
+    def dataset_fn(input_context):
+        batch = input_context.get_per_replica_batch_size(global_batch_size)
+        # Each step takes one batch per replica that this pipeline feeds.
+        per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        return make_dataset(root, split, batch_size=batch, input_context=input_context,
+                            loaded=loaded, skip_batches=skip_steps * per_step, **kwargs)[0]
+
+    return strategy.distribute_datasets_from_function(dataset_fn)

@@ -1,0 +1,161 @@
+"""Conversion of the public UP-3D release into the original NBF layout.
+
+A UP-3D sample is an image with an SMPL fit made by SMPLify: `pose` (72),
+`betas` (10), `trans` (3) and a perspective camera (`f`, rotation `rt`,
+translation `t`, principal point `cam_c`, by default the centre of the fit's
+frame). `fit_crop_info.txt` holds `height width y0 y1 x0 x1`: the fit's
+pixel (u, v) is the image's pixel (u + x0, v + y0).
+
+Scale normalisation (the paper's "scale ambiguity"): the camera rotation is
+folded into the global orientation; the body is then rotated about its root
+so that the root's viewing ray becomes the one of the fixed translation, and
+moved to that position (`constants.FIXED_TRANSLATION`), so its size in the
+crop only depends on its shape. The image follows with the similarity that
+maps the root's old image position to its new one and scales by the change of
+focal length and depth; a 512 x 512 crop is cut with it. Part maps are then
+rendered from the normalised parameters with the given body model.
+"""
+import os
+
+import cv2
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from neural_body_fitting import constants, geometry, render
+from neural_body_fitting.body import body_model as body_model_lib
+from neural_body_fitting.body.resolve import resolve_body_model
+from neural_body_fitting.data import encodings, layout
+from neural_body_fitting.utils import images
+
+
+def read_release_sample(release_dir, sample_id):
+    """One UP-3D sample: image, fit parameters, camera, 2D joints, crop offset."""
+    prefix = os.path.join(release_dir, sample_id)
+    fit = body_model_lib.safe_load_pickle(f"{prefix}_body.pkl")
+    for key, size in (("pose", 72), ("betas", 10), ("trans", 3), ("t", 3), ("rt", 3)):
+        if key not in fit or np.size(fit[key]) != size:
+            raise ValueError(f"{prefix}_body.pkl: key '{key}' must hold {size} values")
+    image = images.read_image(f"{prefix}_image.png")
+    try:
+        crop = np.loadtxt(f"{prefix}_fit_crop_info.txt", dtype=np.int64).reshape(-1)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{prefix}_fit_crop_info.txt: {error}") from error
+    if crop.shape != (6,):
+        raise ValueError(f"{prefix}_fit_crop_info.txt: expected 6 integers, got {crop.size}")
+    joints = np.load(f"{prefix}_joints.npy", allow_pickle=False)
+    if joints.shape not in ((2, 14), (3, 14)):
+        raise ValueError(f"{prefix}_joints.npy: expected shape (2, 14) or (3, 14), "
+                         f"got {joints.shape}")
+    height, width = crop[:2]
+    focal = np.broadcast_to(np.asarray(fit.get("f", 5000.0), np.float64).reshape(-1), (2,))
+    centre = np.asarray(fit.get("cam_c", (width / 2.0, height / 2.0)), np.float64).reshape(2)
+    return {
+        "image": image, "pose": np.asarray(fit["pose"], np.float64).reshape(72),
+        "betas": np.asarray(fit["betas"], np.float64).reshape(10),
+        "trans": np.asarray(fit["trans"], np.float64).reshape(3),
+        "rt": np.asarray(fit["rt"], np.float64).reshape(3),
+        "t": np.asarray(fit["t"], np.float64).reshape(3), "focal": focal, "centre": centre,
+        "offset": np.array([crop[4], crop[2]], np.float64),  # (x0, y0)
+        "joints_2d": joints[:2].T, "visible": np.all(joints[:2] > 0, axis=0),
+    }
+
+
+def _rotation_between(a, b):
+    """The smallest rotation [3, 3] taking direction a to direction b."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    angle = np.arctan2(np.linalg.norm(axis), a @ b)
+    if np.linalg.norm(axis) < 1e-12:
+        return np.eye(3)
+    return Rotation.from_rotvec(axis / np.linalg.norm(axis) * angle).as_matrix()
+
+
+def normalise(sample, rest_root):
+    """Normalised (pose [72], translation [3]) and the image similarity (scale, src, dst).
+
+    Args:
+      sample: from `read_release_sample`.
+      rest_root: [3] the rest pelvis J(β)[0] of the sample's betas.
+    The similarity maps an image pixel x to  dst + scale * (x - src)  in the
+    512 crop (continuous pixel coordinates).
+    """
+    camera = Rotation.from_rotvec(sample["rt"]).as_matrix()
+    root = Rotation.from_rotvec(sample["pose"][:3]).as_matrix()
+    # Camera space: X = R_c (M(pose) + trans) + t, with M rotating about J0.
+    root_position = camera @ (rest_root + sample["trans"]) + sample["t"]
+    target = rest_root + constants.FIXED_TRANSLATION
+    turn = _rotation_between(root_position, target)
+    pose = sample["pose"].copy()
+    pose[:3] = Rotation.from_matrix(turn @ camera @ root).as_rotvec()
+    focal = sample["focal"].mean()
+    src = focal * root_position[:2] / root_position[2] + sample["centre"] + sample["offset"]
+    dst = geometry.project_points(target[None], constants.CROP_SIZE).numpy()[0]
+    scale = constants.FOCAL_LENGTH_512 / focal * root_position[2] / target[2]
+    return pose, constants.FIXED_TRANSLATION.copy(), (scale, src, dst)
+
+
+def warp_image(image, similarity, size=constants.CROP_SIZE):
+    """Cuts the size x size crop of `image` under the similarity (bilinear, black fill)."""
+    scale, src, dst = similarity
+    # Continuous coordinates (centres at +0.5) to OpenCV's integer centres.
+    offset = dst - 0.5 - scale * (src - 0.5)
+    matrix = np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]]])
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def read_split_file(release_dir, split):
+    """Sample ids of `<split>.txt` (lines like '/NNNNN_image.png')."""
+    path = os.path.join(release_dir, f"{split}.txt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: split file does not exist")
+    ids = []
+    with open(path) as stream:
+        for number, line in enumerate(stream, 1):
+            name = os.path.basename(line.strip())
+            if not name:
+                continue
+            if not name.endswith("_image.png"):
+                raise ValueError(f"{path}:{number}: expected '/NNNNN_image.png', got {line!r}")
+            ids.append(name[:-len("_image.png")])
+    return ids
+
+
+def convert_release(release_dir, output_dir, body_model=None, splits=("train", "val", "test"),
+                    num_landmarks=14):
+    """Converts a UP-3D release; returns {split: number of samples}."""
+    from neural_body_fitting.body import smpl  # TensorFlow only when converting.
+
+    model = resolve_body_model(body_model)
+    layer = smpl.SMPL(model, jit_compile=False)
+    face_labels = render.face_labels_from_vertex_labels(model.part24 + 1, model.faces)
+    counts = {}
+    for split in splits:
+        ids = read_split_file(release_dir, split)
+        for sample_id in ids:
+            sample = read_release_sample(release_dir, sample_id)
+            rest_root = (model.J_regressor @ (model.v_template + model.shapedirs[:, :, :10]
+                                              @ sample["betas"]))[0]
+            pose, translation, similarity = normalise(sample, rest_root)
+            out = layer(sample["betas"][None], pose[None], translation[None])
+            vertices = out["vertices"].numpy()[0].astype(np.float64)
+            landmarks = (out["landmarks14"] if num_landmarks == 14 else out["joints"])
+            posed = landmarks.numpy()[0].astype(np.float64)
+            labels = render.render_label_map(vertices, model.faces, face_labels,
+                                             constants.CROP_SIZE)
+            small = cv2.resize(labels, (constants.FIT_SIZE,) * 2,
+                               interpolation=cv2.INTER_NEAREST)
+            layout.write_sample(
+                output_dir, sample_id, image=warp_image(sample["image"], similarity),
+                colours=encodings.encode_labels(small, 12), labels=labels,
+                smplparams=np.concatenate([sample["betas"], pose, translation]),
+                rest_joints=out["rest_joints"].numpy()[0], posed_joints=posed,
+                projected_joints=geometry.project_points(posed, constants.FIT_SIZE).numpy())
+        layout.write_split_list(output_dir, split, [(i, 1) for i in ids])
+        counts[split] = len(ids)
+    layout.write_dataset_info(output_dir, {
+        "source": "UP-3D", "body_model": model.name, "num_landmarks": num_landmarks,
+        "granularities": list(encodings.GRANULARITIES), "counts": counts,
+        "camera": {"focal_length_512": constants.FOCAL_LENGTH_512,
+                   "fixed_translation": constants.FIXED_TRANSLATION.tolist()}})
+    return counts

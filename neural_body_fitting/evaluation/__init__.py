@@ -1,0 +1,11 @@
+"""Evaluation: the original's metrics and the evaluation of a trained run."""
+from neural_body_fitting.utils import lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submodules=("fitting", "metrics"),
+    exports={
+        "metrics": ("procrustes_align", "pckh", "sample_metrics", "quartile_ids"),
+        "fitting": ("METRICS", "evaluate", "load_run_model", "run_evaluation"),
+    },
+)

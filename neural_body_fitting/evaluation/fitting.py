@@ -1,0 +1,126 @@
+"""Evaluation of the fitting network with the original's metrics.
+
+Per sample (SMPL joints are recomputed from the ground-truth parameters with
+the body model, so any landmark set works):
+
+  err_joints3D   mean Euclidean distance of the 24 SMPL joints (mm)
+  recon_err      the same after a per-frame similarity Procrustes alignment (mm)
+  pckh           fraction of 2D landmarks within half the head size (neck to
+                 head top, or SMPL neck to head for 24 joints)
+  err_quat       mean over joints of the quaternion distance acos(2<q, q'>² - 1)
+                 between predicted and true rotations (radians)
+
+`evaluate` writes `<output>.npz` and `<output>.csv` with one row per sample
+and returns the summary (means, reconstruction median) and the ids at the
+error quartiles (the examples the paper's Figure 4 shows).
+"""
+import csv
+import io
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from neural_body_fitting import configs, constants, data, networks
+from neural_body_fitting.body import smpl
+from neural_body_fitting.data import statistics
+from neural_body_fitting.evaluation import metrics
+from neural_body_fitting.utils import files
+
+METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
+
+
+def evaluate(model, dataset, num_samples, config, output=None, body_model=None):
+    """Runs `model` over `dataset` (unshuffled batches) and computes the metrics.
+
+    Args:
+      model: an NBFModel (or anything returning its outputs).
+      dataset: batches from `data.make_dataset(..., shuffle=False, repeat=False)`.
+      num_samples: number of samples to use (the split's size).
+      config: the experiment config (use_gt_translation, num_landmarks, use_absrot).
+      output: path prefix for the .npz and .csv files, or None.
+    Returns:
+      (summary dict, per-sample dict of arrays).
+    """
+    truth_layer = smpl.SMPL(body_model if body_model is not None else model.smpl.body_model)
+    head = constants.LANDMARK14_HEAD if config.num_landmarks == 14 else (12, 15)
+    rows = {key: [] for key in ("id", *METRICS)}
+    predictions = {"betas": [], "rotations": [], "joints": []}
+
+    @tf.function
+    def predict(batch):
+        translation = batch["translation"] if config.use_gt_translation else None
+        return model(batch["input"], translation=translation, training=False)
+
+    for batch in dataset:
+        outputs = {key: value.numpy() for key, value in predict(batch).items()}
+        truth = truth_layer(batch["betas"], batch["pose"], batch["translation"],
+                            return_vertices=False)
+        true_joints = truth["joints"].numpy()
+        true_rot = (truth["absolute_rotations"] if config.use_absrot
+                    else truth["relative_rotations"]).numpy()
+        for k, sample_id in enumerate(batch["id"].numpy()):
+            values = metrics.sample_metrics(outputs["smpl_joints"][k], true_joints[k],
+                                    outputs["joints_2d"][k], batch["joints_2d"].numpy()[k],
+                                    outputs["rotations"][k], true_rot[k], head)
+            rows["id"].append(sample_id.decode())
+            for key in METRICS:
+                rows[key].append(values[key])
+            for key, name in (("betas", "betas"), ("rotations", "rotations"),
+                              ("joints", "smpl_joints")):
+                predictions[key].append(outputs[name][k])
+        if len(rows["id"]) >= num_samples:
+            break
+    per_sample = {key: np.array(values) for key, values in rows.items()}
+    summary = {f"mean_{key}": float(per_sample[key].mean()) for key in METRICS}
+    summary["median_recon_err"] = float(np.median(per_sample["recon_err"]))
+    summary["num_samples"] = len(rows["id"])
+    summary["quartiles_err_joints3D"] = metrics.quartile_ids(per_sample["id"], per_sample["err_joints3D"])
+    if output:
+        buffer = io.BytesIO()
+        np.savez(buffer, **per_sample, **{f"pred_{k}": np.array(v) for k, v in
+                                          predictions.items()})
+        files.atomic_write(f"{output}.npz", buffer.getvalue())
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["id", *METRICS])
+        for k in range(len(rows["id"])):
+            writer.writerow([rows["id"][k]] + [f"{rows[m][k]:.6f}" for m in METRICS])
+        files.atomic_write(f"{output}.csv", text.getvalue().encode())
+    return summary, per_sample
+
+
+def load_run_model(config, model_dir, baseline=False):
+    """(model, statistics mean [229]): the run's network with its latest weights.
+
+    With `baseline` the head is zeroed instead, so the model predicts the latent mean.
+    """
+    config = configs.validate(config)
+    prefix = (config.latent_stats.format(dataset_root=config.dataset_root)
+              if config.latent_stats else os.path.join(model_dir, "latent_stats"))
+    stats_mean, _ = statistics.load_latent_statistics(
+        prefix, "latent statistics (train first, or set config.latent_stats)")
+    model = networks.build_fitting_model(config, stats_mean)
+    if baseline:
+        for variable in (model.head.kernel, model.head.bias):
+            variable.assign(tf.zeros_like(variable))
+    else:
+        latest = tf.train.latest_checkpoint(model_dir)
+        if latest is None:
+            raise FileNotFoundError(f"{model_dir}: no checkpoint to evaluate")
+        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    return model, stats_mean
+
+
+def run_evaluation(config, model_dir, split, baseline=False, output=True):
+    model, stats_mean = load_run_model(config, model_dir, baseline)
+    loaded = data.load_split(config.dataset_root, split, config.input_type,
+                             config.skip_bad_samples, config.num_landmarks)
+    dataset, _ = data.make_dataset(
+        config.dataset_root, split, input_type=config.input_type,
+        rotation_mode="absolute" if config.use_absrot else "relative", latent_mean=stats_mean,
+        batch_size=config.batch_size, shuffle=False, repeat=False, drop_remainder=False,
+        loaded=loaded, input_size=config.input_size)
+    name = f"eval_{split}" + ("_baseline" if baseline else "")
+    return evaluate(model, dataset, len(loaded.ids), config,
+                               os.path.join(model_dir, name) if output else None)[0]

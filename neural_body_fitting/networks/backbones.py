@@ -1,0 +1,206 @@
+"""Encoders that mirror the original's TF-slim networks, as Keras 3 models.
+
+A ResNet is data: a list of `Block`s of bottleneck units (as in slim). Layer
+names are the slim variable scopes with '/' written as '__' (Keras forbids
+'/'), so `slim_scope(layer.name)` gives the scope of a layer's variables:
+
+  resnet_v1_50__block1__unit_1__bottleneck_v1__conv1            conv weights
+  resnet_v1_50__block1__unit_1__bottleneck_v1__conv1__BatchNorm  beta, gamma, moving stats
+
+Conventions of the original (docs/networks.md): convolutions under batch
+norm have no bias; batch norm decay 0.997, epsilon 1e-5, with scale; strided
+k x k convolutions (k > 1) pad explicitly (k - 1 in total, (k - 1) // 2 in
+front) and then run VALID ("conv2d_same"); in `resnet_v1` the stride of a
+block sits on its first unit, on the unit's first 1x1 convolution and on the
+projection shortcut.
+"""
+import dataclasses
+
+import keras
+from keras import layers
+
+SEPARATOR = "__"
+BN_DECAY, BN_EPSILON = 0.997, 1e-5
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """`num_units` bottleneck units of depth 4 * base_depth; `stride` on one unit."""
+
+    name: str
+    base_depth: int
+    num_units: int
+    stride: int
+
+
+RESNET_V1_50 = (Block("block1", 64, 3, 2), Block("block2", 128, 4, 2),
+                Block("block3", 256, 6, 2), Block("block4", 512, 3, 1))
+RESNET_V1_101 = (Block("block1", 64, 3, 1), Block("block2", 128, 4, 2),
+                 Block("block3", 256, 23, 2), Block("block4", 512, 3, 2))
+RESNET_V2_50 = (Block("block1", 64, 3, 2), Block("block2", 128, 4, 2),
+                Block("block3", 256, 6, 2), Block("block4", 512, 3, 1))
+
+
+def slim_scope(layer_name):
+    """Keras layer name -> slim variable scope."""
+    return layer_name.replace(SEPARATOR, "/")
+
+
+def _name(*parts):
+    return SEPARATOR.join(parts)
+
+
+def _conv(x, filters, kernel, stride, name, use_bias=False):
+    """slim conv2d (SAME) or, when strided with kernel > 1, conv2d_same."""
+    if stride > 1 and kernel > 1:
+        total = kernel - 1
+        x = layers.ZeroPadding2D(((total // 2, total - total // 2),) * 2, name=name + "_pad")(x)
+        padding = "valid"
+    else:
+        padding = "same"
+    return layers.Conv2D(filters, kernel, stride, padding=padding, use_bias=use_bias,
+                         name=name)(x)
+
+
+def _bn_layer(name, decay):
+    # Synchronised across replicas, so that training on several devices
+    # normalises over the global batch like the original's single GPU did.
+    return layers.BatchNormalization(momentum=decay, epsilon=BN_EPSILON, synchronized=True,
+                                     name=name)
+
+
+def _batch_norm(x, name, decay):
+    return _bn_layer(_name(name, "BatchNorm"), decay)(x)
+
+
+def _conv_bn(x, filters, kernel, stride, name, decay, relu=True):
+    x = _batch_norm(_conv(x, filters, kernel, stride, name), name, decay)
+    return layers.ReLU(name=name + "_relu")(x) if relu else x
+
+
+def _subsample(x, stride, name):
+    """slim's identity shortcut: a 1x1 max-pool with the unit's stride."""
+    return x if stride == 1 else layers.MaxPooling2D(1, stride, name=name)(x)
+
+
+def _bottleneck_v1(x, depth, stride, scope, decay):
+    scope = _name(scope, "bottleneck_v1")
+    if x.shape[-1] == depth:
+        shortcut = _subsample(x, stride, _name(scope, "shortcut"))
+    else:
+        shortcut = _conv_bn(x, depth, 1, stride, _name(scope, "shortcut"), decay, relu=False)
+    residual = _conv_bn(x, depth // 4, 1, stride, _name(scope, "conv1"), decay)
+    residual = _conv_bn(residual, depth // 4, 3, 1, _name(scope, "conv2"), decay)
+    residual = _conv_bn(residual, depth, 1, 1, _name(scope, "conv3"), decay, relu=False)
+    return layers.ReLU(name=scope + "_out")(layers.Add(name=scope + "_add")([shortcut, residual]))
+
+
+def _bottleneck_v2(x, depth, stride, scope, decay):
+    scope = _name(scope, "bottleneck_v2")
+    # slim names the pre-activation batch norm 'preact' (no BatchNorm sub-scope).
+    preact = _bn_layer(_name(scope, "preact"), decay)(x)
+    preact = layers.ReLU(name=_name(scope, "preact") + "_relu")(preact)
+    if x.shape[-1] == depth:
+        shortcut = _subsample(x, stride, _name(scope, "shortcut"))
+    else:
+        shortcut = _conv(preact, depth, 1, stride, _name(scope, "shortcut"), use_bias=True)
+    residual = _conv_bn(preact, depth // 4, 1, 1, _name(scope, "conv1"), decay)
+    residual = _conv_bn(residual, depth // 4, 3, stride, _name(scope, "conv2"), decay)
+    residual = _conv(residual, depth, 1, 1, _name(scope, "conv3"), use_bias=True)
+    return layers.Add(name=scope + "_add")([shortcut, residual])
+
+
+def resnet_v1(blocks, name, input_shape=(224, 224, 3), return_block_outputs=False,
+              bn_decay=BN_DECAY):
+    """slim's resnet_v1 with the original's first-unit strides (see module docstring).
+
+    Returns a model from images [B, H, W, 3] to the pooled feature [B, 2048],
+    or to the four block outputs when `return_block_outputs`.
+    """
+    inputs = keras.Input(input_shape, name="images")
+    x = _conv_bn(inputs, 64, 7, 2, _name(name, "conv1"), bn_decay)
+    x = layers.MaxPooling2D(2, 2, padding="same", name=_name(name, "pool1"))(x)
+    outputs = []
+    for block in blocks:
+        for unit in range(block.num_units):
+            stride = block.stride if unit == 0 else 1
+            x = _bottleneck_v1(x, 4 * block.base_depth, stride,
+                               _name(name, block.name, f"unit_{unit + 1}"), bn_decay)
+        outputs.append(x)
+    if return_block_outputs:
+        return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, layers.GlobalAveragePooling2D(name=name + "_pool")(x), name=name)
+
+
+def resnet_v2(blocks, name, input_shape=(224, 224, 3), bn_decay=BN_DECAY):
+    """slim's stock resnet_v2 (pre-activation; the stride on each block's last unit)."""
+    inputs = keras.Input(input_shape, name="images")
+    x = _conv(inputs, 64, 7, 2, _name(name, "conv1"), use_bias=True)
+    x = layers.MaxPooling2D(3, 2, padding="same", name=_name(name, "pool1"))(x)
+    for block in blocks:
+        for unit in range(block.num_units):
+            stride = block.stride if unit == block.num_units - 1 else 1
+            x = _bottleneck_v2(x, 4 * block.base_depth, stride,
+                               _name(name, block.name, f"unit_{unit + 1}"), bn_decay)
+    x = _bn_layer(_name(name, "postnorm"), bn_decay)(x)
+    x = layers.ReLU(name=_name(name, "postnorm") + "_relu")(x)
+    return keras.Model(inputs, layers.GlobalAveragePooling2D(name=name + "_pool")(x), name=name)
+
+
+VGG_16 = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+
+
+def vgg_16(input_shape=(224, 224, 3), name="vgg_16", dropout_keep=0.5, bn_decay=None):
+    """slim's vgg_16 without fc8: fc6/fc7 as convolutions, dropout only in training.
+
+    (No batch norm; `bn_decay` is accepted for a uniform builder signature.)
+    """
+    inputs = keras.Input(input_shape, name="images")
+    x = inputs
+    for index, (repeat, filters) in enumerate(VGG_16, 1):
+        for k in range(1, repeat + 1):
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu",
+                              name=_name(name, f"conv{index}", f"conv{index}_{k}"))(x)
+        x = layers.MaxPooling2D(2, 2, name=_name(name, f"pool{index}"))(x)
+    x = layers.Conv2D(4096, 7, padding="valid", activation="relu", name=_name(name, "fc6"))(x)
+    x = layers.Dropout(1 - dropout_keep, name=_name(name, "dropout6"))(x)
+    x = layers.Conv2D(4096, 1, activation="relu", name=_name(name, "fc7"))(x)
+    x = layers.Dropout(1 - dropout_keep, name=_name(name, "dropout7"))(x)
+    return keras.Model(inputs, layers.GlobalAveragePooling2D(name=name + "_pool")(x), name=name)
+
+
+ENCODERS = {
+    "resnet_v1_50": lambda shape, decay: resnet_v1(RESNET_V1_50, "resnet_v1_50", shape,
+                                                   bn_decay=decay),
+    "resnet_v1_101": lambda shape, decay: resnet_v1(RESNET_V1_101, "resnet_v1_101", shape,
+                                                    bn_decay=decay),
+    "resnet_v2_50": lambda shape, decay: resnet_v2(RESNET_V2_50, "resnet_v2_50", shape, decay),
+    "vgg_16": lambda shape, decay: vgg_16(shape),
+}
+
+
+def build_encoder(encoder_type, input_shape=(224, 224, 3), bn_decay=BN_DECAY):
+    """The encoder `encoder_type` (one of ENCODERS) as a Keras model.
+
+    `bn_decay` is the batch-norm moving-average decay (the original's 0.997;
+    short runs want less, or the inference statistics lag behind).
+    """
+    if encoder_type not in ENCODERS:
+        raise ValueError(f"encoder_type must be one of {sorted(ENCODERS)}, got '{encoder_type}'")
+    return ENCODERS[encoder_type](input_shape, bn_decay)
+
+
+def slim_variable_names(model, prefix=""):
+    """{slim variable name: keras variable} for every weight of `model`.
+
+    Conv kernels/biases become `<scope>/weights` / `<scope>/biases`; batch
+    norm variables keep slim's names (beta, gamma, moving_mean, moving_variance).
+    """
+    names = {}
+    rename = {"kernel": "weights", "bias": "biases"}
+    for layer in model.layers:
+        scope = slim_scope(layer.name)
+        for variable in layer.weights:
+            leaf = variable.path.split("/")[-1]
+            names[f"{prefix}{scope}/{rename.get(leaf, leaf)}"] = variable
+    return names

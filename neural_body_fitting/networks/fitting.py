@@ -1,0 +1,123 @@
+"""The NBF fitting network: part map -> latent -> SMPL -> 3D and 2D joints.
+
+  input [B, S, S, 3] ─ encoder ─ global pool ─ dense (N(0, 0.02)) = latent z
+  z + latent mean ─ betas [B, 10], 24 matrices [B, 24, 3, 3] (─ SVD to SO(3))
+  ─ SMPL (absolute or relative rotations) ─ + translation ─ projection (224 px)
+
+The dense head is named `generator` so its slim variables are
+`generator/weights` and `generator/biases`, and the encoder's are
+`generator/<encoder scope>/...` as in the original checkpoints.
+
+`build_fitting_model(config, statistics_mean)` is the one way the library
+makes this network from an experiment config (training, evaluation and
+porting all call it).
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from neural_body_fitting import constants, geometry
+from neural_body_fitting.body import layouts, smpl
+from neural_body_fitting.networks import backbones, construction
+
+
+def fitting_options(config):
+    """The options of an experiment config that define the network, as a plain dict."""
+    return {
+        "encoder_type": config.encoder_type, "input_size": int(config.input_size),
+        "bn_decay": float(config.bn_decay), "use_absrot": bool(config.use_absrot),
+        "use_svd": bool(config.use_svd), "num_landmarks": int(config.num_landmarks),
+        "latent_components": layouts.check_components(config.latent_components),
+        "seed": int(config.seed), "mixed_precision": bool(config.mixed_precision),
+    }
+
+
+class NBFModel(keras.Model):
+    """The fitting network (see module docstring).
+
+    Args:
+      options: `fitting_options(config)`: encoder_type, input_size, bn_decay,
+        use_absrot, use_svd, num_landmarks, latent_components, seed (initial
+        weights), mixed_precision (the encoder in float16; the head, SVD,
+        SMPL and projection always compute in float32).
+      body_model: BodyModel, spec or None (see `body.resolve_body_model`).
+      latent_mean: [latent_size] mean of the latent (training statistics), or None (zeros).
+    """
+
+    def __init__(self, options, body_model=None, latent_mean=None, **kwargs):
+        super().__init__(name="generator", **kwargs)
+        self.options = dict(options)
+        if self.options["num_landmarks"] not in (14, 24):
+            raise ValueError(f"num_landmarks must be 14 or 24, got {self.options['num_landmarks']}")
+        size = self.options["input_size"]
+        self.latent_size = layouts.latent_size(self.options["latent_components"])
+        mixed = self.options.get("mixed_precision", False)
+        # Under mixed precision only the encoder computes in float16; otherwise
+        # every layer follows the global policy (float64 in reference tests).
+        exact = "float32" if mixed else None
+        with construction.seeded(self.options["seed"]), construction.dtype_policy(
+                "mixed_float16" if mixed else None):
+            self.encoder = backbones.build_encoder(self.options["encoder_type"],
+                                                   (size, size, 3), self.options["bn_decay"])
+        self.head = keras.layers.Dense(
+            self.latent_size, kernel_initializer=keras.initializers.RandomNormal(
+                stddev=0.02, seed=self.options["seed"]), dtype=exact, name="generator")
+        mean = np.zeros(self.latent_size, np.float32) if latent_mean is None else latent_mean
+        if np.shape(mean) != (self.latent_size,):
+            raise ValueError(f"latent_mean must have {self.latent_size} values, "
+                             f"got {np.shape(mean)}")
+        self.latent_mean = tf.constant(mean, tf.float32)
+        self.smpl = smpl.SMPL(body_model, rotation_mode="absolute" if self.options["use_absrot"]
+                              else "relative", dtype=exact)
+
+    def call(self, inputs, translation=None, training=False, return_vertices=False):
+        """inputs [B, S, S, 3] in [-1, 1]; translation [B, 3] (None: fixed or predicted)."""
+        latent = self.head(self.encoder(inputs, training=training))
+        full = latent + tf.cast(self.latent_mean, latent.dtype)
+        betas = full[:, layouts.BETAS]
+        rotations = tf.reshape(full[:, layouts.ROTATIONS], [-1, constants.NUM_JOINTS, 3, 3])
+        if self.options["use_svd"]:
+            rotations = geometry.project_to_so3(rotations)
+        if translation is None:
+            translation = tf.broadcast_to(tf.constant(constants.FIXED_TRANSLATION, latent.dtype),
+                                          [tf.shape(latent)[0], 3])
+            if self.latent_size > layouts.LATENT_TRANSLATION.start:
+                translation = tf.concat([full[:, layouts.LATENT_TRANSLATION],
+                                         translation[:, 2:]], axis=1)
+        body = self.smpl(betas, rotations, translation, return_vertices=return_vertices)
+        joints = body["landmarks14"] if self.options["num_landmarks"] == 14 else body["joints"]
+        outputs = {
+            "latent": latent, "betas": betas, "rotations": rotations,
+            "rest_joints": body["rest_joints"], "smpl_joints": body["joints"],
+            "joints": joints, "joints_2d": geometry.project_points(joints, constants.FIT_SIZE),
+            "translation": translation,
+        }
+        if return_vertices:
+            outputs["vertices"] = body["vertices"]
+        return outputs
+
+    def slim_variable_names(self, scope="generator/"):
+        """{original TF1 variable name: our variable} (see porting)."""
+        names = backbones.slim_variable_names(self.encoder, scope)
+        names[f"{scope}weights"] = self.head.kernel
+        names[f"{scope}biases"] = self.head.bias
+        return names
+
+
+def build_fitting_model(config, statistics_mean=None, body_model=None):
+    """The fitting network of an experiment config, with its weights created.
+
+    Args:
+      config: an experiment config (see `configs.base`); `config.body_model`
+        chooses the body model unless `body_model` is given.
+      statistics_mean: [229] latent-statistics mean, or None (zero latent mean).
+      body_model: BodyModel or spec overriding `config.body_model`.
+    """
+    options = fitting_options(config)
+    mean = (None if statistics_mean is None else
+            layouts.latent_from_statistics(statistics_mean, options["latent_components"])
+            .astype(np.float32))
+    model = NBFModel(options, body_model or config.body_model or None, mean)
+    size = options["input_size"]
+    model(tf.zeros([1, size, size, 3]))
+    return model

@@ -1,0 +1,38 @@
+"""Atomic file writes: a file is complete or absent, never half-written.
+
+Every writer in the library goes through `atomic_open`: it writes to a hidden
+temporary name in the target's folder and renames it over the target only
+after the write succeeded, so an interrupted or failed write leaves the
+previous file untouched and no temporary behind. New files get the usual
+mode (0666 minus the umask), unlike `tempfile.mkstemp`'s 0600.
+"""
+import contextlib
+import os
+import uuid
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb"):
+    """Context manager yielding a stream ("wb" or "w") that replaces `path` on success."""
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp_path = os.path.join(directory, f".tmp_{uuid.uuid4().hex}_{os.path.basename(path)}")
+    handle = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
+            yield stream
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp_path)
+        raise
+
+
+def atomic_write(path, payload):
+    """Writes `payload` (bytes or str) to `path` atomically; returns `path`."""
+    with atomic_open(path, "wb" if isinstance(payload, bytes) else "w") as stream:
+        stream.write(payload)
+    return os.fspath(path)
