@@ -1,16 +1,18 @@
 """Specifications of the fitting network, its losses and the training loop."""
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_body_fitting import configs, data, losses, networks, training
+from neural_body_fitting import configs, data, evaluation, losses, networks, training
 from neural_body_fitting.data import synthesis
 
 HELPER = os.path.join(os.path.dirname(__file__), "train_helper.py")
@@ -166,3 +168,59 @@ def test_two_worker_run_on_localhost_completes(root, tmp_path):
     for process, (stdout, stderr) in zip(processes, outputs):
         assert process.returncode == 0, stderr[-3000:]
         assert len(json.loads(parse(stdout, "LOSSES"))) == 2
+
+
+def short_run_config(root, **changes):
+    """Two steps at 32 px on the module's small dataset."""
+    config = configs.default_config()
+    config.update(dict(dataset_root=root, input_size=32, batch_size=4, max_steps=2, save_freq=2,
+                       summary_freq=1000, image_summaries=False, seed=0, **changes))
+    return config
+
+
+def test_latent_with_translation_trains_and_evaluates(root, tmp_path):
+    config = short_run_config(root, latent_components="betas,pose,trans",
+                              use_gt_translation=False)
+    run_dir = str(tmp_path / "run")
+    trainer = training.Trainer(config, run_dir, progress=False)
+    assert trainer.model.latent_size == 228
+    assert np.isfinite(trainer.train()["loss"]) and trainer.step == 2
+    # The latent's translation is the translation's x and y, centred like the rest.
+    batch = a_batch(root, latent_components="betas,pose,trans", latent_mean=trainer.stats_mean)
+    np.testing.assert_allclose(batch["latent"][:, 226:],
+                               batch["translation"][:, :2] - trainer.stats_mean[226:228],
+                               atol=1e-5)
+    outputs = trainer.model(batch["input"])
+    full = outputs["latent"][:, 226:] + trainer.stats_mean[226:228]
+    np.testing.assert_allclose(outputs["translation"][:, :2], full, atol=1e-5)
+    np.testing.assert_allclose(outputs["translation"][:, 2], 20.3, atol=1e-5)
+    summary = evaluation.run_evaluation(config, run_dir, "val")
+    assert summary["num_samples"] == 4
+    assert all(np.isfinite(summary[f"mean_{key}"]) for key in evaluation.METRICS)
+
+
+def test_mixed_precision_trains_and_keeps_the_body_in_float32(root, tmp_path):
+    policy, python_random = keras.config.dtype_policy().name, random.getstate()
+    trainer = training.Trainer(short_run_config(root, mixed_precision=True),
+                               str(tmp_path / "run"), progress=False)
+    model = trainer.model
+    assert model.encoder.layers[2].compute_dtype == "float16"
+    assert model.head.compute_dtype == model.smpl.compute_dtype == "float32"
+    outputs = model(a_batch(root)["input"])
+    for key in ("latent", "rotations", "smpl_joints", "joints_2d"):
+        assert outputs[key].dtype == tf.float32, key
+    metrics = trainer.train()
+    assert trainer.step == 2 and np.isfinite(metrics["loss"])
+    # Building and training changed no process-wide state.
+    assert keras.config.dtype_policy().name == policy
+    assert random.getstate() == python_random
+
+
+def test_the_same_seed_builds_the_same_weights_without_global_seeding():
+    config = configs.default_config()
+    config.input_size = 32
+    first, second = (networks.build_fitting_model(config).get_weights() for _ in range(2))
+    config.seed = 1
+    other = networks.build_fitting_model(config).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not np.array_equal(first[0], other[0])

@@ -17,15 +17,22 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def default_config():
-    """The original's settings (the `demo_up` experiment) with our data defaults."""
+    """The original's training settings with our data defaults.
+
+    Where a default deliberately differs from the original, the line says so;
+    `configs/demo_up.py` is the original's released experiment exactly.
+    """
     config = ml_collections.ConfigDict()
     # Data.
     config.dataset_root = ""
     config.train_split = "train"
     config.eval_split = "val"
     config.input_type = "parts12"
-    config.input_size = constants.FIT_SIZE
-    config.latent_stats = ""  # Prefix of <prefix>_mean.npy / _std.npy; "" computes them.
+    config.input_size = constants.FIT_SIZE  # The original's `interm_size`.
+    # Prefix of <prefix>_mean.npy / _std.npy, may contain {dataset_root}. The
+    # original read statistics files shipped with its data; "" computes them
+    # from the training split and keeps them with the run.
+    config.latent_stats = ""
     config.body_model = ""  # "" uses $NBF_SMPL_MODEL or the synthetic model.
     config.cache_inputs = False
     config.skip_bad_samples = False
@@ -35,8 +42,10 @@ def default_config():
     config.use_absrot = True
     config.use_svd = True
     config.latent_components = "betas,pose"
+    # The 14 LSP-style landmarks of the paper's evaluation and of our datasets'
+    # default; the released `demo_up` model used 24 (see configs/demo_up.py).
     config.num_landmarks = 14
-    config.use_gt_translation = True
+    config.use_gt_translation = True  # The original's `use_gt_trans`.
     # Losses: term -> (kind, weight).
     config.loss_terms = ml_collections.ConfigDict({
         "model_parameters": ("mabserr", 1.0),

@@ -1,0 +1,80 @@
+"""The commands: named experiments, quiet start-up, and a built (non-editable) package."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from neural_body_fitting.cli import common
+from neural_body_fitting.configs import experiments
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# What TensorFlow's C++ start-up prints on a machine without a GPU.
+START_UP_NOISE = ("cuda", "E0000", "I0000", "oneDNN", "absl::InitializeLog")
+
+
+def test_named_experiments_resolve_and_files_stay(tmp_path):
+    config_file = tmp_path / "mine.py"
+    config_file.write_text("")
+    argv = ["prog", "--config=ablations:table3_lat", "--config", "demo", "--model_dir=x",
+            f"--config={config_file}", "--config.lr=1"]
+    resolved = common.resolve_config_argument(argv)
+    assert resolved[1] == "--config=" + experiments.experiment_path("ablations:table3_lat")
+    assert resolved[1].endswith(os.path.join("configs", "ablations.py:table3_lat"))
+    assert resolved[3] == experiments.experiment_path("demo")
+    assert resolved[4:] == argv[4:]
+    with pytest.raises(ValueError, match="unknown experiment 'demo_upp'"):
+        experiments.get_experiment("demo_upp")
+    assert experiments.get_experiment("demo_up").num_landmarks == 24
+    assert experiments.get_experiment("ablations:table1_rgb").input_type == "rgb"
+
+
+@pytest.fixture(scope="module")
+def built_package(tmp_path_factory):
+    """The package as `pip install .` would install it (setup.py build), without the checkout."""
+    base = tmp_path_factory.mktemp("build")
+    lib = base / "lib"
+    subprocess.run([sys.executable, "setup.py", "-q", "build", f"--build-base={base / 'tmp'}",
+                    f"--build-lib={lib}"], cwd=REPO, check=True, capture_output=True)
+    return str(lib)
+
+
+def run_installed(lib, args, cwd):
+    env = dict(os.environ, PYTHONPATH=lib)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # The commands must be quiet on their own.
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_a_built_package_finds_its_experiments_without_the_checkout(built_package, tmp_path):
+    script = (
+        "import os, neural_body_fitting as nbf\n"
+        "from neural_body_fitting.configs import experiments\n"
+        f"assert nbf.__file__.startswith({built_package!r}), nbf.__file__\n"
+        "for name in experiments.EXPERIMENTS:\n"
+        "    assert os.path.isfile(experiments.experiment_path(name))\n"
+        "print(experiments.get_experiment('demo').input_size,\n"
+        "      experiments.get_experiment('ablations:table4_3d020').loss_terms.keys())\n")
+    result = run_installed(built_package, ["-c", script], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("96 ")
+
+
+def test_commands_run_from_the_built_package_without_start_up_noise(built_package, tmp_path):
+    data = tmp_path / "data"
+    made = run_installed(built_package, [
+        "-m", "neural_body_fitting.cli.make_data", f"--output_dir={data}", "--num_train=2",
+        "--num_val=0", "--num_test=0", "--workers=1"], cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    stats = run_installed(built_package, [
+        "-m", "neural_body_fitting.cli.stats", f"--dataset_root={data}",
+        f"--output={tmp_path / 'stats'}"], cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert (tmp_path / "stats_mean.npy").is_file()
+    for result in (made, stats):
+        noise = [word for word in START_UP_NOISE if word in result.stderr]
+        assert not noise, result.stderr
+    verbose = run_installed(built_package, [
+        "-m", "neural_body_fitting.cli.stats", f"--dataset_root={data}",
+        f"--output={tmp_path / 'stats2'}", "--verbosity=1"], cwd=tmp_path)
+    assert verbose.returncode == 0, verbose.stderr
