@@ -97,7 +97,10 @@ def per_sample(kind, prediction, target, std=None):
         distance = tf.sqrt(tf.reduce_sum(tf.square(difference), -1) + 1e-12)
         errors = pointwise_kinds()[base](distance)
     else:
-        errors = elementwise_kinds()[base](difference, 1.0 if std is None else std)
+        # σ = 1 without statistics, as a tensor of the inputs' dtype (tf.square(1.0)
+        # would be float32 and fail against float64 differences in gmc_std).
+        std = tf.ones([], difference.dtype) if std is None else std
+        errors = elementwise_kinds()[base](difference, std)
     return tf.reduce_mean(tf.reshape(errors, [tf.shape(errors)[0], -1]), axis=1)
 
 
