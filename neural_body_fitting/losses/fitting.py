@@ -29,9 +29,10 @@ def _squared(difference):
 
 def _tukey(difference):
     # Residuals in units of a robust scale: 1.4826 x median absolute deviation.
-    flat = tf.reshape(tf.abs(difference), [-1])
-    count = tf.size(flat)
-    median = tf.sort(flat)[count // 2]
+    # The median of an even count is the mean of the two middle values.
+    ordered = tf.sort(tf.reshape(tf.abs(difference), [-1]))
+    count = tf.size(ordered)
+    median = 0.5 * (ordered[(count - 1) // 2] + ordered[count // 2])
     scale = 1.4826 * median + 1e-6
     r = difference / scale
     inside = tf.abs(r) <= TUKEY_C
