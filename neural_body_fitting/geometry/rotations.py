@@ -122,10 +122,19 @@ def quaternion_distance(q1, q2):
     """Rotation angle between quaternions [..., 4] -> [...] radians, as in the original err_quat.
 
     acos(2 <q1, q2>² - 1), the angle of the relative rotation, invariant to the
-    sign of either quaternion. The argument is clipped to [-1, 1].
+    sign of either quaternion. It is evaluated as 2 atan2(|v|, |w|) with (w, v) =
+    conj(q1) q2, equal for unit quaternions: the acos form loses half the digits
+    near 0 (in float32 it gives up to 1e-3 rad for two equal rotations).
     """
-    dot = tf.reduce_sum(q1 * q2, axis=-1)
-    return tf.acos(tf.clip_by_value(2.0 * tf.square(dot) - 1.0, -1.0, 1.0))
+    q1, q2 = tf.convert_to_tensor(q1), tf.convert_to_tensor(q2)
+    w1, x1, y1, z1 = tf.unstack(q1, axis=-1)
+    w2, x2, y2, z2 = tf.unstack(q2, axis=-1)
+    w = w1 * w2 + x1 * x2 + y1 * y2 + z1 * z2
+    # v = w1 v2 - w2 v1 - v1 × v2
+    vx = w1 * x2 - w2 * x1 - (y1 * z2 - z1 * y2)
+    vy = w1 * y2 - w2 * y1 - (z1 * x2 - x1 * z2)
+    vz = w1 * z2 - w2 * z1 - (x1 * y2 - y1 * x2)
+    return 2.0 * tf.atan2(tf.sqrt(vx * vx + vy * vy + vz * vz), tf.abs(w))
 
 
 # --- The kinematic chain ----------------------------------------------------------

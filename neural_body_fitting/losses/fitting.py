@@ -29,9 +29,10 @@ def _squared(difference):
 
 def _tukey(difference):
     # Residuals in units of a robust scale: 1.4826 x median absolute deviation.
-    flat = tf.reshape(tf.abs(difference), [-1])
-    count = tf.size(flat)
-    median = tf.sort(flat)[count // 2]
+    # The median of an even count is the mean of the two middle values.
+    ordered = tf.sort(tf.reshape(tf.abs(difference), [-1]))
+    count = tf.size(ordered)
+    median = 0.5 * (ordered[(count - 1) // 2] + ordered[count // 2])
     scale = 1.4826 * median + 1e-6
     r = difference / scale
     inside = tf.abs(r) <= TUKEY_C
@@ -97,7 +98,10 @@ def per_sample(kind, prediction, target, std=None):
         distance = tf.sqrt(tf.reduce_sum(tf.square(difference), -1) + 1e-12)
         errors = pointwise_kinds()[base](distance)
     else:
-        errors = elementwise_kinds()[base](difference, 1.0 if std is None else std)
+        # σ = 1 without statistics, as a tensor of the inputs' dtype (tf.square(1.0)
+        # would be float32 and fail against float64 differences in gmc_std).
+        std = tf.ones([], difference.dtype) if std is None else std
+        errors = elementwise_kinds()[base](difference, std)
     return tf.reduce_mean(tf.reshape(errors, [tf.shape(errors)[0], -1]), axis=1)
 
 
