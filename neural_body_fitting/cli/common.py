@@ -63,16 +63,82 @@ def define_smpl_model_flag():
         "$NBF_SMPL_MODEL, else the built-in synthetic model.")
 
 
-def run_command(main, argv=None):
+def unknown_override(argv):
+    """A one-line message for the first `--config.<key>` that names no config key, or None."""
+    from neural_body_fitting import configs, losses
+
+    known = configs.default_config()
+    for arg in argv[1:]:
+        if not arg.startswith("--config."):
+            continue
+        path = arg[len("--config."):].split("=")[0].split(".")
+        if path[0] not in known:
+            return (f"--config.{path[0]}: unknown config key "
+                    f"'{path[0]}'{configs.base.suggest_key(path[0])}")
+        if path[0] == "loss_terms" and len(path) > 1 and path[1] not in losses.TERMS:
+            return (f"--config.loss_terms.{path[1]}: unknown loss term "
+                    f"'{path[1]}'{configs.base.suggest_key(path[1], losses.TERMS)}")
+    return None
+
+
+def prepare_command_line():
+    """Once per process, before any flag reads `sys.argv`: named experiments become their
+    config files, TensorFlow loads quietly, and an unknown `--config.<key>` stops with one line.
+
+    ml_collections parses `--config.<key>` overrides when the config flag is
+    defined (at import), so this runs from `define_config_flag` too.
+    """
+    global _prepared
+    if _prepared:
+        return
+    _prepared = True
+    sys.argv[:] = resolve_config_argument(sys.argv)
+    quiet_tensorflow(sys.argv)
+    message = unknown_override(sys.argv)
+    if message:
+        sys.exit(f"{os.path.basename(sys.argv[0])}: {message}")
+
+
+_prepared = False
+
+
+def run_command(main):
     """Runs an absl `main` the way every command does."""
-    argv = resolve_config_argument(sys.argv if argv is None else argv)
-    quiet_tensorflow(argv)
-    app.run(main, argv=argv)
+    prepare_command_line()
+    app.run(main)
+
+
+def define_allow_run_changes_flag():
+    return flags.DEFINE_bool(
+        "allow_run_changes", False, "Accept a config, body model or training data that differ "
+        "from the run's record (run.json), e.g. to fine-tune; the changes are logged and "
+        "recorded in the run's history.")
+
+
+def config_for_run(config_flag, model_dir):
+    """The config a command on an existing run uses.
+
+    Without an explicit --config, the run's recorded config (with any
+    --config.<key> overrides); otherwise the given config, which the library
+    then checks against the record.
+    """
+    from ml_collections import config_flags
+
+    from neural_body_fitting import configs
+    from neural_body_fitting.training import runs
+
+    record = runs.read_record(model_dir)
+    if record is None or flags.FLAGS[config_flag.name].present:
+        return config_flag.value
+    config = configs.base.config_from_dict(record["config"], runs.record_path(model_dir))
+    config.update_from_flattened_dict(config_flags.get_override_values(config_flag))
+    return config
 
 
 def define_config_flag():
     from ml_collections import config_flags
 
+    prepare_command_line()
     return config_flags.DEFINE_config_file(
         "config", experiments.experiment_path("demo_up"),
         "Experiment config: a config file, or a named experiment "

@@ -3,7 +3,12 @@
     nbf-eval --config=demo_up \
         --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--split=test]
 
-Writes <model_dir>/eval_<split>.npz and .csv (one row per sample) and prints
+Without --config the run's recorded config (run.json) is used; a given config
+that contradicts the run on anything that defines the network's outputs is
+refused unless --allow_run_changes.
+
+Writes <model_dir>/eval_<split>.npz and .csv (one row per sample), .json (the
+summary) and prints
 the means, the median reconstruction error and the error quartiles' samples.
 """
 import json
@@ -17,17 +22,19 @@ CONFIG = common.define_config_flag()
 MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training directory.", required=True)
 SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.eval_split).")
 SMPL_MODEL = common.define_smpl_model_flag()
+ALLOW_RUN_CHANGES = common.define_allow_run_changes_flag()
 BASELINE = flags.DEFINE_bool("baseline", False, "Evaluate predicting the latent mean instead.")
 
 
 def main(argv):
     del argv
-    config = CONFIG.value
+    config = common.config_for_run(CONFIG, MODEL_DIR.value)
     if SMPL_MODEL.value:
         config.body_model = SMPL_MODEL.value
     summary = evaluation.run_evaluation(config, MODEL_DIR.value, SPLIT.value or config.eval_split,
-                                        BASELINE.value)
-    print(json.dumps(summary, indent=2, default=str))
+                                        BASELINE.value,
+                                        allow_run_changes=ALLOW_RUN_CHANGES.value)
+    print(json.dumps(summary, indent=2, allow_nan=False))
 
 
 def run():

@@ -3,7 +3,11 @@
     nbf-train --config=demo_up \
         --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--config.lr=1e-4]
 
-Resumes from the latest checkpoint in --model_dir. Multi-GPU:
+Creates the run in --model_dir (config, body model and data recorded in
+run.json) or resumes it from its latest checkpoint. Resuming without
+--config uses the run's recorded config; a config, body model or training
+data that contradict the record are refused unless --allow_run_changes.
+Multi-GPU:
 --config.strategy=mirrored; several machines: --config.strategy=multi_worker
 with TF_CONFIG set on each.
 """
@@ -17,13 +21,14 @@ from neural_body_fitting.cli import common
 CONFIG = common.define_config_flag()
 MODEL_DIR = flags.DEFINE_string("model_dir", None, "Checkpoints, summaries, logs.", required=True)
 SMPL_MODEL = common.define_smpl_model_flag()
+ALLOW_RUN_CHANGES = common.define_allow_run_changes_flag()
 MAX_SECONDS = flags.DEFINE_float("max_seconds", 0, "Stop (and save) after this long; 0: no limit.")
 
 
-def run_training(config, model_dir, max_seconds=0):
+def run_training(config, model_dir, max_seconds=0, allow_run_changes=False):
     os.makedirs(model_dir, exist_ok=True)
     logging.get_absl_handler().use_absl_log_file("train", model_dir)
-    trainer = training.Trainer(config, model_dir)
+    trainer = training.Trainer(config, model_dir, allow_run_changes=allow_run_changes)
     metrics = trainer.train(max_seconds=max_seconds or None)
     logging.info("finished at step %d: %s", trainer.step, metrics)
     return trainer
@@ -31,10 +36,10 @@ def run_training(config, model_dir, max_seconds=0):
 
 def main(argv):
     del argv
-    config = CONFIG.value
+    config = common.config_for_run(CONFIG, MODEL_DIR.value)
     if SMPL_MODEL.value:
         config.body_model = SMPL_MODEL.value
-    trainer = run_training(config, MODEL_DIR.value, MAX_SECONDS.value)
+    trainer = run_training(config, MODEL_DIR.value, MAX_SECONDS.value, ALLOW_RUN_CHANGES.value)
     print(f"step {trainer.step}; checkpoint {trainer.manager.latest_checkpoint}")
 
 

@@ -6,6 +6,9 @@ need; the binaries read them with absl's config flags, so any key
 can be overridden from the command line (`--config.lr=1e-4`). The returned
 configs are locked: a misspelt key is an error, not a silent new option.
 """
+import difflib
+import math
+
 import ml_collections
 
 from neural_body_fitting import constants, losses, networks
@@ -99,6 +102,59 @@ def validate(config):
     if not config.loss_terms:
         raise ValueError("config.loss_terms: at least one loss term is needed")
     losses.check_loss_terms(dict(config.loss_terms), config.num_landmarks)
-    if config.batch_size < 1 or config.input_size < 32:
-        raise ValueError("config.batch_size must be >= 1 and config.input_size >= 32")
+    for key, (low, high, closed) in NUMERIC_RANGES.items():
+        _check_range(config, key, low, high, closed)
+    if config.max_steps == 0 and config.max_epochs < 1:
+        raise ValueError("config.max_epochs: must be >= 1 when config.max_steps is 0, "
+                         f"got {config.max_epochs}")
+    for term, (_, weight) in config.loss_terms.items():
+        if not (math.isfinite(float(weight)) and float(weight) >= 0):
+            raise ValueError(f"config.loss_terms.{term}: the weight must be finite and >= 0, "
+                             f"got {weight}")
     return config
+
+
+# key -> (lowest, highest, whether the bounds are allowed): every numeric option.
+NUMERIC_RANGES = {
+    "input_size": (32, 4096, True), "batch_size": (1, 1 << 16, True),
+    "bn_decay": (0.0, 1.0, False), "weight_decay": (0.0, math.inf, True),
+    "lr": (0.0, math.inf, False), "lr_power": (0.0, math.inf, False),
+    "lr_step_size": (1, math.inf, True), "lr_gamma": (0.0, 1.0, True),
+    "beta1": (0.0, 1.0, True), "max_epochs": (0, math.inf, True),
+    "max_steps": (0, math.inf, True), "seed": (0, 2 ** 32 - 1, True),
+    "save_freq": (1, math.inf, True), "summary_freq": (1, math.inf, True),
+    "keep_checkpoints": (1, math.inf, True),
+}
+
+
+def _check_range(config, key, low, high, closed):
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"config.{key}: expected a number, got {value!r}")
+    inside = low <= value <= high if closed else low < value < high
+    if not (math.isfinite(value) and inside) and not (closed and value == high == math.inf):
+        brackets = "[]" if closed else "()"
+        raise ValueError(f"config.{key}: must be in {brackets[0]}{low}, {high}{brackets[1]}, "
+                         f"got {value}")
+
+
+def config_from_dict(values, where="config"):
+    """A validated-shape config from a plain dict (e.g. a run record's); unknown keys are errors."""
+    config = default_config()
+    for key, value in values.items():
+        if key not in config:
+            raise ValueError(f"{where}: unknown config key '{key}'{suggest_key(key)}")
+        if key == "loss_terms":
+            with config.unlocked():
+                config.loss_terms = {term: tuple(entry) for term, entry in value.items()}
+            config.loss_terms.unlock()
+        else:
+            config[key] = value
+    return config
+
+
+def suggest_key(key, known=None):
+    """"; did you mean 'lr'?" with the closest known config key, or ""."""
+    known = sorted(known if known is not None else default_config().keys())
+    match = difflib.get_close_matches(key, known, n=1, cutoff=0.0)
+    return f"; did you mean '{match[0]}'?" if match else ""

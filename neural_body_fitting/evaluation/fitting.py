@@ -11,11 +11,14 @@ the body model, so any landmark set works):
                  between predicted and true rotations (radians)
 
 `evaluate` writes `<output>.npz` and `<output>.csv` with one row per sample
+and `<output>.json` with the summary (a non-finite prediction stops the
+evaluation naming the sample, so the JSON is always valid)
 and returns the summary (means, reconstruction median) and the ids at the
 error quartiles (the examples the paper's Figure 4 shows).
 """
 import csv
 import io
+import json
 import os
 
 import numpy as np
@@ -23,8 +26,10 @@ import tensorflow as tf
 
 from neural_body_fitting import configs, constants, data, networks
 from neural_body_fitting.body import smpl
+from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import statistics
 from neural_body_fitting.evaluation import metrics
+from neural_body_fitting.training import checkpoints, runs
 from neural_body_fitting.utils import files
 
 METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
@@ -60,6 +65,7 @@ def evaluate(model, dataset, num_samples, config, output=None, body_model=None):
         true_rot = (truth["absolute_rotations"] if config.use_absrot
                     else truth["relative_rotations"]).numpy()
         for k, sample_id in enumerate(batch["id"].numpy()):
+            _check_finite(sample_id.decode(), outputs, k)
             values = metrics.sample_metrics(outputs["smpl_joints"][k], true_joints[k],
                                     outputs["joints_2d"][k], batch["joints_2d"].numpy()[k],
                                     outputs["rotations"][k], true_rot[k], head)
@@ -87,20 +93,38 @@ def evaluate(model, dataset, num_samples, config, output=None, body_model=None):
         for k in range(len(rows["id"])):
             writer.writerow([rows["id"][k]] + [f"{rows[m][k]:.6f}" for m in METRICS])
         files.atomic_write(f"{output}.csv", text.getvalue().encode())
+        files.atomic_write(f"{output}.json", json.dumps(summary, indent=2, allow_nan=False))
     return summary, per_sample
 
 
-def load_run_model(config, model_dir, baseline=False):
+def _check_finite(sample_id, outputs, index):
+    """FloatingPointError naming the sample if the network's output is not finite."""
+    for key in ("betas", "rotations", "smpl_joints", "joints_2d"):
+        if not np.all(np.isfinite(outputs[key][index])):
+            raise FloatingPointError(f"sample '{sample_id}': the network predicted non-finite "
+                                     f"'{key}'; the run's weights or inputs are broken")
+
+
+def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
     """(model, statistics mean [229]): the run's network with its latest weights.
 
+    The config must agree with the run's record (`training.runs`) on every
+    option that defines the network's outputs, unless `allow_run_changes`.
     With `baseline` the head is zeroed instead, so the model predicts the latent mean.
     """
     config = configs.validate(config)
+    body_model = resolve_body_model(config.body_model or None)
+    record = runs.read_record(model_dir)
+    if record is None:
+        raise FileNotFoundError(f"{runs.record_path(model_dir)}: not a training run (no run "
+                                "record); train first")
+    runs.check_against_record(record, model_dir, config, body_model, keys=runs.MODEL_KEYS,
+                              allow_changes=allow_run_changes)
     prefix = (config.latent_stats.format(dataset_root=config.dataset_root)
               if config.latent_stats else os.path.join(model_dir, "latent_stats"))
     stats_mean, _ = statistics.load_latent_statistics(
         prefix, "latent statistics (train first, or set config.latent_stats)")
-    model = networks.build_fitting_model(config, stats_mean)
+    model = networks.build_fitting_model(config, stats_mean, body_model)
     if baseline:
         for variable in (model.head.kernel, model.head.bias):
             variable.assign(tf.zeros_like(variable))
@@ -108,12 +132,16 @@ def load_run_model(config, model_dir, baseline=False):
         latest = tf.train.latest_checkpoint(model_dir)
         if latest is None:
             raise FileNotFoundError(f"{model_dir}: no checkpoint to evaluate")
-        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+        checkpoints.restore(tf.train.Checkpoint(model=model), latest).expect_partial()
     return model, stats_mean
 
 
-def run_evaluation(config, model_dir, split, baseline=False, output=True):
-    model, stats_mean = load_run_model(config, model_dir, baseline)
+def run_evaluation(config, model_dir, split, baseline=False, output=True,
+                   allow_run_changes=False):
+    """Evaluates the run in `model_dir` on `split` of `config.dataset_root`; returns the summary."""
+    model, stats_mean = load_run_model(config, model_dir, baseline, allow_run_changes)
+    runs.check_data_matches_model(runs.dataset_identity(config.dataset_root, split),
+                                  model.smpl.body_model, config.num_landmarks)
     loaded = data.load_split(config.dataset_root, split, config.input_type,
                              config.skip_bad_samples, config.num_landmarks)
     dataset, _ = data.make_dataset(

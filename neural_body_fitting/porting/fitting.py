@@ -49,6 +49,10 @@ def port_variables(values, targets, allow_missing=False):
             raise ValueError(f"{name}: checkpoint shape {list(values[name].shape)} does not "
                              f"match the model's {list(variable.shape)}")
     missing = sorted(name for name in targets if name not in values)
+    if len(missing) == len(targets):
+        example = sorted(values)[:3]
+        raise ValueError(f"none of the model's {len(targets)} variables is in the checkpoint "
+                         f"(it holds e.g. {example}): not a checkpoint of this network")
     if missing and not allow_missing:
         raise ValueError(f"{len(missing)} model variables are not in the checkpoint, e.g. "
                          f"{missing[:5]}")
@@ -70,8 +74,11 @@ def port_fitting_checkpoint(tf1_path, model, output_dir, allow_missing=False):
 
     Returns (report, checkpoint path, weights path).
     """
-    report = port_variables(read_tf1_checkpoint(tf1_path), model.slim_variable_names(),
-                            allow_missing)
+    try:
+        report = port_variables(read_tf1_checkpoint(tf1_path), model.slim_variable_names(),
+                                allow_missing)
+    except ValueError as error:
+        raise ValueError(f"{tf1_path}: {error}") from None
     os.makedirs(output_dir, exist_ok=True)
     checkpoint_path = tf.train.Checkpoint(model=model).write(os.path.join(output_dir, "ported"))
     weights_path = os.path.join(output_dir, "ported.weights.h5")

@@ -3,6 +3,6 @@ from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("trainer",),
+    submodules=("checkpoints", "runs", "trainer"),
     exports={"trainer": ("Trainer", "build_strategy", "learning_rate", "latent_statistics")},
 )

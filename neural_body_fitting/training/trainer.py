@@ -18,6 +18,7 @@ batches already trained on), then runs `train(max_steps)`:
 """
 import os
 import signal
+import time
 
 import keras
 import numpy as np
@@ -27,7 +28,9 @@ from tqdm import tqdm
 
 from neural_body_fitting import configs, data, losses, networks
 from neural_body_fitting.body import layouts
+from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import encodings, statistics
+from neural_body_fitting.training import checkpoints, runs
 
 
 def build_strategy(name):
@@ -52,55 +55,95 @@ def learning_rate(config, max_steps):
     return config.lr
 
 
-def latent_statistics(config, split, model_dir):
-    """(mean [229], std [229]) float32 from config.latent_stats, or computed and saved.
+def latent_statistics(config, split):
+    """(mean [229], std [229]) float64 from config.latent_stats, or computed from `split`.
 
     `config.latent_stats` is a prefix of `<prefix>_mean.npy` / `<prefix>_std.npy`
     and may name the dataset as `{dataset_root}`; empty computes the statistics
-    of the training split and saves them in `model_dir`.
+    of the training split.
     """
     if config.latent_stats:
-        mean, std = statistics.load_latent_statistics(
+        return statistics.load_latent_statistics(
             config.latent_stats.format(dataset_root=config.dataset_root), "config.latent_stats")
-    else:
-        mean, std = data.latent_statistics(split, "absolute" if config.use_absrot else "relative")
-        if model_dir:
-            statistics.save_latent_statistics(os.path.join(model_dir, "latent_stats"), mean, std)
-    return mean.astype(np.float32), std.astype(np.float32)
+    return data.latent_statistics(split, "absolute" if config.use_absrot else "relative")
+
+
+class LatentStatistics(tf.Module):
+    """The run's latent statistics as checkpointed variables, so a checkpoint is complete."""
+
+    def __init__(self, mean, std):
+        super().__init__(name="latent_statistics")
+        self.mean = tf.Variable(mean, dtype=tf.float64, trainable=False, name="mean")
+        self.std = tf.Variable(std, dtype=tf.float64, trainable=False, name="std")
 
 
 class Trainer:
     """Owns the model, optimizer, data and checkpoints of one training run."""
 
-    def __init__(self, config, model_dir, strategy=None, progress=True):
+    def __init__(self, config, model_dir, strategy=None, progress=True, allow_run_changes=False):
+        """Validates everything, then creates or resumes the run in `model_dir`.
+
+        Nothing in an existing run is written before the command has been
+        checked against the run's record (`training.runs`); `allow_run_changes`
+        accepts a different config, body model or training data (fine-tuning)
+        and records the changes.
+        """
         self.config = configs.validate(config)
         self.model_dir = model_dir
         self.progress = progress
-        os.makedirs(model_dir, exist_ok=True)
-        self.strategy = strategy or build_strategy(config.strategy)
-        rotation_mode = "absolute" if config.use_absrot else "relative"
+        body_model = resolve_body_model(config.body_model or None)
+        record = runs.read_record(model_dir)
+        data_identity = runs.dataset_identity(config.dataset_root, config.train_split)
+        runs.check_data_matches_model(data_identity, body_model, config.num_landmarks)
+        changes = []
+        if record is not None:
+            changes = runs.check_against_record(record, model_dir, config, body_model,
+                                                data_identity, allow_changes=allow_run_changes)
         self.split = data.load_split(config.dataset_root, config.train_split, config.input_type,
                                      config.skip_bad_samples, config.num_landmarks)
-        self.stats_mean, self.stats_std = latent_statistics(config, self.split, model_dir)
+        stats_prefix = os.path.join(model_dir, "latent_stats")
+        if record is None or (changes and config.latent_stats):
+            self.stats_mean, self.stats_std = latent_statistics(config, self.split)
+        else:  # A resumed run keeps the statistics its latent was trained against.
+            self.stats_mean, self.stats_std = statistics.load_latent_statistics(
+                stats_prefix, f"the run's latent statistics ({runs.record_path(model_dir)})")
+        self.strategy = strategy or build_strategy(config.strategy)
+        rotation_mode = "absolute" if config.use_absrot else "relative"
         self.latent_std = tf.constant(
             layouts.latent_from_statistics(self.stats_std, config.latent_components))
         steps_per_epoch = max(len(self.split.ids) // config.batch_size, 1)
         self.max_steps = config.max_steps or config.max_epochs * steps_per_epoch
         with self.strategy.scope():
-            self.model = networks.build_fitting_model(config, self.stats_mean)
+            self.model = networks.build_fitting_model(config, self.stats_mean, body_model)
             optimizer = keras.optimizers.Adam(learning_rate(config, self.max_steps),
                                               beta_1=config.beta1)
             if config.mixed_precision:
                 optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
-            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+            self.statistics = LatentStatistics(self.stats_mean, self.stats_std)
+            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                                  latent_statistics=self.statistics)
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
                                                   max_to_keep=config.keep_checkpoints)
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
-            logging.info("Resumed from %s at step %d", self.manager.latest_checkpoint,
-                         self.step)
+        checkpoints.restore_latest(self.checkpoint, self.manager)
+        if record is not None and not (changes and config.latent_stats):
+            self._check_restored_statistics()
+        self.statistics.mean.assign(self.stats_mean)
+        self.statistics.std.assign(self.stats_std)
+        # Only now, with everything checked, is the run directory written.
+        if record is None:
+            record = runs.new_record(config, body_model, data_identity)
+            statistics.save_latent_statistics(stats_prefix, self.stats_mean, self.stats_std)
+            runs.write_record(model_dir, record)
+        elif changes:
+            logging.warning("Resuming %s with changes:\n  %s", model_dir, "\n  ".join(changes))
+            record["history"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                      "step": self.step, "changes": changes,
+                                      "config": config.to_dict()})
+            if config.latent_stats:
+                statistics.save_latent_statistics(stats_prefix, self.stats_mean, self.stats_std)
+            runs.write_record(model_dir, record)
         # The data position is not in the checkpoint (distributed iterators are
         # not checkpointable): the seeded pipeline skips the batches already seen.
         self.dataset = data.make_distributed_dataset(
@@ -113,6 +156,14 @@ class Trainer:
         self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
         self._train_step = tf.function(self._distributed_step, jit_compile=config.xla)
         self._stop_requested = False
+
+    def _check_restored_statistics(self):
+        """The statistics inside the checkpoint must be those beside it."""
+        if not np.allclose(self.statistics.mean.numpy(), self.stats_mean, rtol=0, atol=1e-12):
+            raise ValueError(
+                f"{self.manager.latest_checkpoint}: the latent statistics inside the checkpoint "
+                f"differ from {self.model_dir}/latent_stats_mean.npy; the run directory was "
+                "changed outside the library")
 
     @property
     def step(self):
@@ -156,8 +207,6 @@ class Trainer:
 
         `on_step(step, metrics)`, if given, is called after every step.
         """
-        import time
-
         max_steps = max_steps or self.max_steps
         config = self.config
         previous = signal.signal(signal.SIGINT, self._request_stop)
