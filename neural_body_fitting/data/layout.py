@@ -116,19 +116,36 @@ def write_split_list(root, split, entries):
 
 
 def read_split_list(root, split):
-    """[(id, latent_flag)] of a split; errors name the list file and line."""
+    """[(id, latent_flag)] of a split; errors name the list file and line.
+
+    A leading UTF-8 byte order mark (Windows editors write one) is dropped.
+    Refused: duplicate ids (the sample would count twice), and ids with a path
+    separator or an invisible character (ids become file names; a BOM inside
+    a concatenated list would make a name that looks right but does not exist).
+    """
     path = list_path(root, split)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: split list does not exist")
-    entries = []
-    with open(path) as stream:
+    entries, first_line = [], {}
+    with open(path, encoding="utf-8-sig") as stream:
         for number, line in enumerate(stream, 1):
             fields = line.split()
             if not fields:
                 continue
             if len(fields) != 2 or fields[1] not in ("0", "1"):
-                raise ValueError(f"{path}:{number}: expected '<id> <0|1>', got {line.strip()!r}")
-            entries.append((fields[0], int(fields[1])))
+                raise ValueError(f"{path}:{number}: expected '<id> <0|1>' (ids cannot contain "
+                                 f"whitespace), got {line.strip()!r}")
+            sample_id = fields[0]
+            if "/" in sample_id or "\\" in sample_id:
+                raise ValueError(f"{path}:{number}: id {sample_id!r} contains a path separator")
+            if not sample_id.isprintable():
+                raise ValueError(f"{path}:{number}: id {sample_id!r} contains an invisible "
+                                 "or control character")
+            if sample_id in first_line:
+                raise ValueError(f"{path}:{number}: duplicate id {sample_id!r} (first on line "
+                                 f"{first_line[sample_id]})")
+            first_line[sample_id] = number
+            entries.append((sample_id, int(fields[1])))
     return entries
 
 

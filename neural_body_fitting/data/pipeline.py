@@ -1,9 +1,10 @@
 """The tf.data input pipeline for the fitting network, and latent statistics.
 
 `load_split` reads a split's list and all its small `.bin` files into memory
-(checking every file, so a bad sample is reported by name before training
-starts, or skipped and counted with `skip_bad_samples=True`). `make_dataset`
-then streams the model inputs, decoding PNGs in parallel:
+and checks the input PNG each sample needs (format, bit depth, channels, size;
+for maps also their content), so a bad sample is reported by name before
+training starts, or skipped and counted with `skip_bad_samples=True`.
+`make_dataset` then streams the model inputs, decoding PNGs in parallel:
 
   'parts12'              the 12-part colour map as stored (`colours/`)
   'parts1|3|6|24'        the 24-part label map (`labels/`) regrouped and coloured;
@@ -28,6 +29,7 @@ from absl import logging
 from neural_body_fitting import constants, geometry
 from neural_body_fitting.body import layouts
 from neural_body_fitting.data import encodings, layout
+from neural_body_fitting.utils import images
 
 
 @dataclasses.dataclass
@@ -48,19 +50,81 @@ class Split:
         return self.joints.shape[1]
 
 
-def _input_file(input_type, paths, has_labels):
+def _input_file_kind(input_type, has_labels):
+    """The `layout.sample_paths` key of the file an input type reads, or None."""
     kind, count = encodings.parse_input_type(input_type)
     if kind == "rgb":
-        return paths["image"]
+        return "image"
     if kind == "joints":
         return None
     if count == 12 or (count in (1, 3, 6) and not has_labels):
-        return paths["colours"]
-    return paths["labels"]
+        return "colours"
+    return "labels"
+
+
+# What each input PNG must be: 8-bit, this colour type, this side (None: any square).
+_PNG_FORMATS = {
+    "image": ("RGB", constants.CROP_SIZE),
+    "colours": ("RGB", None),
+    "labels": ("greyscale", constants.CROP_SIZE),  # Rendered at the image's size.
+}
+
+
+def _check_input_png(path, file_kind):
+    """Checks an input PNG ('image', 'colours' or 'labels'); ValueError naming it.
+
+    Every file gets the header check (format, bit depth, colour type, size)
+    and the completeness test (closing IEND chunk). The maps are small and
+    decoding them is cheap, so their content is checked too: colour maps may
+    hold only the 12-part table's colours (others would silently read as
+    background), label maps only 0..24 (others fail deep in tf.gather). The
+    512 px images are not decoded: that would cost ~10x the maps, and
+    truncation, the usual damage, is already caught by the IEND test.
+    """
+    header = images.read_png_header(path)
+    colour_type, side = _PNG_FORMATS[file_kind]
+    problems = []
+    if header.bit_depth != 8:
+        problems.append(f"{header.bit_depth}-bit PNG, expected 8-bit")
+    if header.colour_type != colour_type:
+        problems.append(f"{header.colour_type} PNG, expected {colour_type}")
+    size = f"{header.width}x{header.height} PNG"
+    if side is None and header.width != header.height:
+        problems.append(f"{size}, expected a square map")
+    elif side is not None and (header.width, header.height) != (side, side):
+        problems.append(f"{size}, expected {side}x{side}")
+    if problems:
+        raise ValueError(f"{path}: {'; '.join(problems)}")
+    if file_kind == "colours":
+        _check_colours(path, images.read_image(path))
+    elif file_kind == "labels":
+        _check_labels(path, images.read_label_map(path))
+
+
+def _colour_keys(colours):
+    """uint8 RGB [..., 3] -> one integer per colour, to compare colours in one step."""
+    colours = colours.astype(np.uint32)
+    return (colours[..., 0] << 16) | (colours[..., 1] << 8) | colours[..., 2]
+
+
+def _check_colours(path, colour_map):
+    foreign = ~np.isin(_colour_keys(colour_map), _colour_keys(constants.PART_COLOURS))
+    if foreign.any():
+        row, col = np.unravel_index(np.argmax(foreign), foreign.shape)
+        raise ValueError(f"{path}: colour {tuple(int(c) for c in colour_map[row, col])} at "
+                         f"pixel (row {row}, col {col}) is not in the 12-part colour table")
+
+
+def _check_labels(path, labels):
+    invalid = labels > constants.NUM_JOINTS
+    if invalid.any():
+        row, col = np.unravel_index(np.argmax(invalid), invalid.shape)
+        raise ValueError(f"{path}: label {labels[row, col]} at pixel (row {row}, col {col}) "
+                         f"is not in 0..{constants.NUM_JOINTS}")
 
 
 def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_landmarks=None):
-    """Reads and checks a split: list, `.bin` files, the input images' presence.
+    """Reads and checks a split: list, `.bin` files, input PNGs (`_check_input_png`).
 
     Raises ValueError/FileNotFoundError naming the file of the first bad sample,
     unless `skip_bad_samples`, which leaves bad samples out, logs them and
@@ -68,6 +132,7 @@ def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_la
     """
     entries = layout.read_split_list(root, split)
     has_labels = os.path.isdir(os.path.join(root, "labels"))
+    file_kind = _input_file_kind(input_type, has_labels)
     kept, params, rest, joints, joints_2d, skipped = [], [], [], [], [], []
     for sample_id, flag in entries:
         paths = layout.sample_paths(root, sample_id)
@@ -78,10 +143,12 @@ def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_la
             if expected is not None and sample_joints.shape[0] != expected:
                 raise ValueError(f"{paths['joints']}: {sample_joints.shape[0]} landmarks, "
                                  f"expected {expected}")
-            needed = _input_file(input_type, paths, has_labels)
-            if needed is not None and not os.path.isfile(needed):
-                raise FileNotFoundError(f"{needed}: file does not exist (list "
-                                        f"{layout.list_path(root, split)} names '{sample_id}')")
+            if file_kind is not None:
+                if not os.path.isfile(paths[file_kind]):
+                    raise FileNotFoundError(
+                        f"{paths[file_kind]}: file does not exist (list "
+                        f"{layout.list_path(root, split)} names '{sample_id}')")
+                _check_input_png(paths[file_kind], file_kind)
         except (ValueError, FileNotFoundError) as error:
             if not skip_bad_samples:
                 raise
@@ -149,6 +216,25 @@ def _decolourise_12(colour_map):
     return tf.argmax(tf.cast(pixel_keys[..., None] == keys, tf.int32), axis=-1)
 
 
+def _decode_png(path, channels):
+    """tf.io.decode_png of a file, failing with the file's name if it is no PNG or cut short.
+
+    `load_split` checked the file, but it may have changed since, and
+    decode_png's own error ("Invalid PNG data, size N") does not name it. The
+    assertion tests only the first 8 and last 12 bytes, so streaming keeps its
+    speed.
+    """
+    raw = tf.io.read_file(path)
+    is_png = tf.strings.substr(raw, 0, len(images.PNG_SIGNATURE)) == images.PNG_SIGNATURE
+    end = len(images.PNG_END)
+    tail = tf.strings.substr(raw, tf.maximum(tf.strings.length(raw) - end, 0), end)
+    reason = tf.where(is_png, ": truncated PNG (no IEND chunk)", ": not a PNG")
+    check = tf.debugging.Assert(is_png & (tail == images.PNG_END), [tf.strings.join(
+        [path, reason, ", changed since load_split checked it"])])
+    with tf.control_dependencies([check]):
+        return tf.io.decode_png(raw, channels=channels)
+
+
 def _input_builder(input_type, has_labels):
     """A function (path, joints_2d) -> uint8 [224, 224, 3] model input before scaling."""
     kind, count = encodings.parse_input_type(input_type)
@@ -159,20 +245,20 @@ def _input_builder(input_type, has_labels):
 
     if kind == "rgb":
         return lambda path, _: tf.cast(tf.image.resize(
-            tf.io.decode_png(tf.io.read_file(path), channels=3), size), tf.uint8)
+            _decode_png(path, 3), size), tf.uint8)
     if kind == "joints":
         return lambda _, joints_2d: _joint_map(joints_2d)
     colours = tf.constant(encodings.colour_table(count))
     if count == 12:
-        return lambda path, _: nearest(tf.io.decode_png(tf.io.read_file(path), channels=3))
+        return lambda path, _: nearest(_decode_png(path, 3))
     if has_labels:
         lookup = tf.constant(encodings.part_lookup(count), tf.int32)
         return lambda path, _: tf.gather(colours, tf.gather(lookup, tf.cast(nearest(
-            tf.io.decode_png(tf.io.read_file(path), channels=1))[..., 0], tf.int32)))
+            _decode_png(path, 1))[..., 0], tf.int32)))
     # Data prepared by the original code: regroup the 12-part colour map.
     from_12 = tf.constant(encodings.part_lookup(count)[_first_24_label_of_each_12()], tf.int32)
     return lambda path, _: tf.gather(colours, tf.gather(from_12, _decolourise_12(nearest(
-        tf.io.decode_png(tf.io.read_file(path), channels=3)))))
+        _decode_png(path, 3)))))
 
 
 def _first_24_label_of_each_12():
@@ -210,8 +296,8 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
         latent = latent - layouts.latent_from_statistics(latent_mean, latent_components)
     params = split_data.params.astype(np.float32)
     has_labels = os.path.isdir(os.path.join(root, "labels"))
-    paths = [(_input_file(input_type, layout.sample_paths(root, i), has_labels) or "")
-             for i in split_data.ids]
+    file_kind = _input_file_kind(input_type, has_labels)
+    paths = [layout.sample_paths(root, i)[file_kind] if file_kind else "" for i in split_data.ids]
     tensors = {
         "id": np.array(split_data.ids), "path": np.array(paths),
         "latent": latent.astype(np.float32), "latent_flag": split_data.latent_flags,

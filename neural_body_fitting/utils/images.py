@@ -1,5 +1,7 @@
 """Image files through OpenCV, in RGB order, with errors that name the file."""
+import dataclasses
 import os
+import struct
 
 import cv2
 import numpy as np
@@ -43,3 +45,47 @@ def read_label_map(path):
     if labels.ndim != 2:
         raise ValueError(f"{path}: a label map must have one channel, got {labels.shape}")
     return labels
+
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Every PNG ends with this empty IEND chunk (length 0, type, CRC); writers
+# emit it last, so a file cut short anywhere lacks it.
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_HEADER_SIZE = 33  # Signature 8, then the IHDR chunk: length 4, type 4, data 13, CRC 4.
+COLOUR_TYPES = {0: "greyscale", 2: "RGB", 3: "palette", 4: "greyscale+alpha", 6: "RGBA"}
+
+
+@dataclasses.dataclass(frozen=True)
+class PngHeader:
+    width: int
+    height: int
+    bit_depth: int
+    colour_type: str  # A value of COLOUR_TYPES.
+
+
+def read_png_header(path):
+    """A PNG's IHDR fields from its first 33 and last 12 bytes, without decoding it.
+
+    Raises ValueError naming the file if it is empty, another format (a JPEG
+    says so), has no complete IHDR, or lacks the closing IEND chunk (truncated).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: file does not exist")
+    with open(path, "rb") as stream:
+        head = stream.read(_HEADER_SIZE)
+        stream.seek(max(0, os.fstat(stream.fileno()).st_size - len(PNG_END)))
+        tail = stream.read()
+    if not head:
+        raise ValueError(f"{path}: empty file, not a PNG")
+    if not head.startswith(PNG_SIGNATURE):
+        if head.startswith(b"\xff\xd8\xff"):
+            raise ValueError(f"{path}: a JPEG file, not a PNG")
+        raise ValueError(f"{path}: not a PNG (starts with {head[:8]!r})")
+    if len(head) < _HEADER_SIZE or head[12:16] != b"IHDR":
+        raise ValueError(f"{path}: truncated or damaged PNG (no complete IHDR header)")
+    if tail != PNG_END:
+        raise ValueError(f"{path}: truncated PNG (no IEND chunk)")
+    width, height, bit_depth, colour_type = struct.unpack(">IIBB", head[16:26])
+    return PngHeader(width, height, bit_depth,
+                     COLOUR_TYPES.get(colour_type, f"colour type {colour_type}"))
