@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
     submodules=("body_model", "layouts", "pose_prior", "resolve", "smpl", "synthetic"),
     exports={
         "body_model": ("BodyModel", "load_body_model", "save_body_model", "safe_load_pickle"),
-        "resolve": ("resolve_body_model", "fingerprint"),
+        "resolve": ("resolve_body_model", "spec_of", "fingerprint"),
         "synthetic": ("synthetic_body_model",),
         "smpl": ("SMPL",),
     },

@@ -2,8 +2,10 @@
 
 A body-model *spec* is a string that names a model and loads it again:
 'synthetic' or 'synthetic:<seed>' for the synthetic model, otherwise the path
-of an SMPL `.pkl`/`.npz` file. `BodyModel.name` is always a spec, which is
-how layers and runs record the model they were built with.
+of an SMPL `.pkl`/`.npz` file. The name of every model that `resolve_body_model`
+gives (`BodyModel.name`) is its spec, which is how layers and runs record the
+model they were built with; `spec_of` returns it, and refuses a model built in
+memory, whose name loads nothing.
 """
 import hashlib
 import os
@@ -24,12 +26,42 @@ def resolve_body_model(spec=None):
     if isinstance(spec, body_model_lib.BodyModel):
         return spec
     spec = os.fspath(spec) if spec else os.environ.get(body_model_lib.ENV_VAR) or ""
-    kind, _, seed = spec.partition(":")
-    if not spec or kind == body_model_lib.SYNTHETIC:
-        if seed and not seed.isdigit():
-            raise ValueError(f"body model '{spec}': expected 'synthetic:<integer seed>'")
-        return synthetic_body_model(int(seed or 0))
+    seed = _synthetic_seed(spec) if spec else 0
+    if seed is not None:
+        return synthetic_body_model(seed)
     return body_model_lib.load_body_model(spec)
+
+
+def spec_of(model):
+    """The spec that loads `model` again (its name), for configs that refer to the model.
+
+    Raises:
+      ValueError: `model` was built in memory: its name is empty or neither
+        'synthetic[:<seed>]' nor an existing file, so it cannot be serialised
+        by reference (a SavedModel still works: it carries the arrays).
+    """
+    name = model.name
+    try:
+        loadable = bool(name) and (_synthetic_seed(name) is not None or os.path.isfile(name))
+    except ValueError:
+        loadable = False
+    if not loadable:
+        raise ValueError(
+            f"body model '{name}' cannot be serialised by reference: its name is not a spec "
+            "that loads it again ('synthetic:<seed>' or an existing model file). Save the "
+            "model with `save_body_model` and load it from that file, or export a SavedModel, "
+            "which carries the arrays.")
+    return name
+
+
+def _synthetic_seed(spec):
+    """The seed of a 'synthetic[:<seed>]' spec, or None for any other (a file path)."""
+    kind, _, seed = spec.partition(":")
+    if kind != body_model_lib.SYNTHETIC:
+        return None
+    if seed and not seed.isdigit():
+        raise ValueError(f"body model '{spec}': expected 'synthetic:<integer seed>'")
+    return int(seed or 0)
 
 
 def fingerprint(model):

@@ -15,14 +15,16 @@ come from `geometry.compose_chain` (log-depth pointer jumping) and posed
 joints from one product with the ancestor matrix, never a loop over joints.
 
 `SMPL` wraps these in a Keras layer whose forward pass is compiled with XLA
-by default (it fuses away the [B, V, 3, 4] per-vertex transforms).
+by default (it fuses away the [B, V, 3, 4] per-vertex transforms). The
+layer holds the model's arrays as non-trainable weights, so checkpoints and
+SavedModels carry them, and its config names the body model by its spec.
 """
 import keras
 import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.body.resolve import resolve_body_model
+from neural_body_fitting.body.resolve import resolve_body_model, spec_of
 
 ROTATION_MODES = ("relative", "absolute")
 
@@ -145,14 +147,30 @@ def skin(points, weights, transforms):
 # --- Model tensors --------------------------------------------------------------------
 
 
-class _PointSet:
+def _array_weight(layer, name, array):
+    """A non-trainable weight of `layer` holding `array` in the layer's compute dtype.
+
+    A variable rather than a constant: XLA then receives it as a parameter
+    instead of folding it into the compiled program, and as a weight of the
+    layer it is tracked, so checkpoints and SavedModels carry it.
+    """
+    array = np.asarray(array)
+    return layer.add_weight(
+        shape=array.shape, dtype=layer.compute_dtype, trainable=False, autocast=False,
+        initializer=lambda shape, dtype: tf.constant(array, dtype), name=name)
+
+
+class _PointSet(tf.Module):
     """The per-point arrays of a set of mesh points (all vertices, or a subset).
 
-    Held as non-trainable variables rather than constants: XLA then receives
-    them as parameters instead of folding them into the compiled program.
+    The arrays are weights of `layer` (see `_array_weight`): [K, N * 3] stacked
+    blend directions and [N, J] skinning weights. A `tf.Module`, so that the
+    layer's attribute holding it makes them reachable for checkpoints and
+    SavedModels (which follow attributes, not the layer's weight lists).
     """
 
-    def __init__(self, model, vertex_ids, dtype, name):
+    def __init__(self, layer, model, vertex_ids, name):
+        super().__init__(name=name)
         ids = np.arange(model.num_vertices) if vertex_ids is None else np.asarray(vertex_ids)
         self.num_points = len(ids)
         directions = np.concatenate([
@@ -160,10 +178,8 @@ class _PointSet:
             np.transpose(model.shapedirs[ids], (2, 0, 1)),
             np.transpose(model.posedirs[ids], (2, 0, 1)),
         ]).reshape(1 + model.num_betas + constants.NUM_POSE_BLEND, -1)
-        self.directions = tf.Variable(directions, dtype=dtype, trainable=False,
-                                      name=f"{name}_directions")
-        self.weights = tf.Variable(model.weights[ids], dtype=dtype, trainable=False,
-                                   name=f"{name}_weights")
+        self.directions = _array_weight(layer, f"{name}_directions", directions)
+        self.weights = _array_weight(layer, f"{name}_weights", model.weights[ids])
 
     def pose(self, coefficients, transforms):
         """[B, K] blend coefficients, [B, J, 3, 4] transforms -> posed points [B, N, 3]."""
@@ -189,6 +205,18 @@ def _check_input(value, name, allowed_shapes, dtype):
     raise ValueError(f"SMPL: '{name}' must have shape {pretty}, got {shape.as_list()}")
 
 
+def _check_vertex_ids(vertex_ids, num_vertices):
+    """None, or `vertex_ids` as a NumPy [L] array; ValueError unless ids in [0, V)."""
+    if vertex_ids is None:
+        return None
+    ids = np.asarray(vertex_ids)
+    if (ids.ndim != 1 or not len(ids) or not np.issubdtype(ids.dtype, np.integer)
+            or ids.min() < 0 or ids.max() >= num_vertices):
+        raise ValueError("SMPL: 'landmark_vertex_ids' must be a 1-D list of vertex ids "
+                         f"in [0, {num_vertices})")
+    return ids
+
+
 class SMPL(keras.layers.Layer):
     """SMPL as a Keras layer: betas and pose -> vertices, joints and landmarks.
 
@@ -200,6 +228,9 @@ class SMPL(keras.layers.Layer):
       landmark_vertex_ids: optional [L] vertex ids of an extra landmark set
         (e.g. the original's 91 landmarks), returned as 'landmarks'.
       jit_compile: compile the forward pass with XLA (default True).
+
+    `get_config` names the body model by its spec (`body.resolve.spec_of`),
+    which `from_config` (through `__init__`) resolves again.
 
     Call arguments:
       betas: [B, S] shape coefficients, S <= the model's components (10 for SMPL).
@@ -227,22 +258,22 @@ class SMPL(keras.layers.Layer):
         if model.num_joints != constants.NUM_JOINTS:
             raise ValueError(f"SMPL: body model must have 24 joints, got {model.num_joints}")
         self.rotation_mode = rotation_mode
-        dtype = self.compute_dtype
+        # Indices stay NumPy: they shape the graph (gathers, the chain's levels).
         self._parents = model.parents
-        self._ancestors = tf.constant(ancestor_matrix(model.parents), dtype)
-        self._rest_joint_template = tf.constant(model.J_regressor @ model.v_template, dtype)
+        self._landmark_vertex_ids = _check_vertex_ids(landmark_vertex_ids, model.num_vertices)
+        self._ancestors = _array_weight(self, "ancestors", ancestor_matrix(model.parents))
+        self._rest_joint_template = _array_weight(self, "rest_joint_template",
+                                                  model.J_regressor @ model.v_template)
         # J(β) is linear in β: [S, J * 3].
         joint_dirs = np.einsum("jv,vcs->sjc", model.J_regressor, model.shapedirs)
-        self._rest_joint_dirs = tf.constant(joint_dirs.reshape(model.num_betas, -1), dtype)
-        self._mesh = _PointSet(model, None, dtype, "mesh")
-        self._landmark14_points = _PointSet(model, model.landmark_vertex_ids, dtype, "landmark14")
+        self._rest_joint_dirs = _array_weight(self, "rest_joint_dirs",
+                                              joint_dirs.reshape(model.num_betas, -1))
+        self._mesh = _PointSet(self, model, None, "mesh")
+        self._landmark14_points = _PointSet(self, model, model.landmark_vertex_ids, "landmark14")
         self._extra_landmarks = None
-        if landmark_vertex_ids is not None:
-            ids = np.asarray(landmark_vertex_ids)
-            if ids.ndim != 1 or ids.min() < 0 or ids.max() >= model.num_vertices:
-                raise ValueError("SMPL: 'landmark_vertex_ids' must be a 1-D list of vertex ids "
-                                 f"in [0, {model.num_vertices})")
-            self._extra_landmarks = _PointSet(model, ids, dtype, "landmarks")
+        if self._landmark_vertex_ids is not None:
+            self._extra_landmarks = _PointSet(self, model, self._landmark_vertex_ids,
+                                              "landmarks")
         self._jit_compile = bool(jit_compile)
         if self._jit_compile:
             self._compiled_forward = tf.function(self._forward_impl, jit_compile=True)
@@ -292,8 +323,9 @@ class SMPL(keras.layers.Layer):
 
     def __call__(self, *args, **kwargs):
         # Keras' generic __call__ (symbolic tracing, autocasting, masks) costs
-        # about 1 ms per eager call and does nothing for this weightless layer
-        # on concrete tensors; symbolic (functional-API) calls still use it.
+        # about 1 ms per eager call and does nothing for this layer on concrete
+        # tensors (its weights exist from __init__, in the compute dtype);
+        # symbolic (functional-API) calls still use it.
         if tf.executing_eagerly() and not any(
                 isinstance(value, keras.KerasTensor) for value in tf.nest.flatten((args, kwargs))):
             return self.call(*args, **kwargs)
@@ -354,7 +386,22 @@ class SMPL(keras.layers.Layer):
         return tape.gradient([outputs[key] for key in keys], inputs, output_gradients=upstream,
                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
+    def load_own_variables(self, store):
+        # Keras weights files written before the arrays became weights hold
+        # none; the arrays then stay those of the body model.
+        if len(store.keys()):
+            super().load_own_variables(store)
+
     def get_config(self):
+        """Keras config; the body model as its spec.
+
+        Raises:
+          ValueError: the body model was built in memory and has no spec
+            (see `body.resolve.spec_of`).
+        """
         config = super().get_config()
-        config.update(rotation_mode=self.rotation_mode, body_model=self.body_model.name)
+        ids = self._landmark_vertex_ids
+        config.update(body_model=spec_of(self.body_model), rotation_mode=self.rotation_mode,
+                      landmark_vertex_ids=None if ids is None else ids.tolist(),
+                      jit_compile=self._jit_compile)
         return config

@@ -10,14 +10,17 @@ The dense head is named `generator` so its slim variables are
 
 `build_fitting_model(config, statistics_mean)` is the one way the library
 makes this network from an experiment config (training, evaluation and
-porting all call it).
+porting all call it). `NBFModel.get_config()` holds the options, the body
+model's spec and the latent mean, from which `NBFModel.from_config` rebuilds
+the same architecture; the latent mean and the SMPL arrays are non-trainable
+weights, so a SavedModel carries them.
 """
 import keras
 import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.body import layouts, smpl
+from neural_body_fitting.body import layouts, resolve, smpl
 from neural_body_fitting.networks import backbones, construction
 
 
@@ -66,7 +69,9 @@ class NBFModel(keras.Model):
         if np.shape(mean) != (self.latent_size,):
             raise ValueError(f"latent_mean must have {self.latent_size} values, "
                              f"got {np.shape(mean)}")
-        self.latent_mean = tf.constant(mean, tf.float32)
+        self.latent_mean = self.add_weight(
+            shape=(self.latent_size,), dtype="float32", trainable=False, autocast=False,
+            initializer=lambda shape, dtype: tf.constant(mean, dtype), name="latent_mean")
         self.smpl = smpl.SMPL(body_model, rotation_mode="absolute" if self.options["use_absrot"]
                               else "relative", dtype=exact)
 
@@ -95,6 +100,22 @@ class NBFModel(keras.Model):
         if return_vertices:
             outputs["vertices"] = body["vertices"]
         return outputs
+
+    def load_own_variables(self, store):
+        # Keras weights files written before the latent mean became a weight
+        # hold none; it then stays the one given to __init__.
+        if len(store.keys()):
+            super().load_own_variables(store)
+
+    def get_config(self):
+        """{'options', 'body_model' (spec), 'latent_mean' (list)}: `__init__`'s arguments.
+
+        Raises:
+          ValueError: the body model has no spec (see `body.resolve.spec_of`).
+        """
+        return {"options": dict(self.options),
+                "body_model": resolve.spec_of(self.smpl.body_model),
+                "latent_mean": self.latent_mean.numpy().tolist()}
 
     def slim_variable_names(self, scope="generator/"):
         """{original TF1 variable name: our variable} (see porting)."""
