@@ -68,6 +68,16 @@ def test_latent_flags_and_dataset_info(generated):
     assert all(flag == 1 for _, flag in layout.read_split_list(generated, "val"))
     info = layout.read_dataset_info(generated)
     assert info["counts"] == {"train": 6, "val": 2} and info["num_landmarks"] == 14
+    assert info["complete"] is True and not os.path.exists(layout.finished_path(generated))
+    layout.check_complete(generated)
+
+
+def test_the_manifest_of_finished_samples_drops_a_line_cut_short(tmp_path):
+    root = str(tmp_path)
+    layout.record_finished(root, "train_000000")
+    with open(layout.finished_path(root), "a") as stream:
+        stream.write("train_0000")  # What a kill in the middle of an append would leave.
+    assert layout.read_finished(root) == {"train_000000"}
 
 
 def test_same_seed_same_files_whatever_the_workers(tmp_path, generated):

@@ -5,13 +5,16 @@
 
 The body model is --smpl_model, else $NBF_SMPL_MODEL, else the built-in
 synthetic model. See neural_body_fitting/data/synthesis.py for what a sample holds.
+
+An interrupted run leaves dataset.json with "complete": false; the same
+command (with or without --overwrite) resumes it, keeping the finished samples.
 """
 import time
 
 from absl import app, flags
 
 from neural_body_fitting.cli import common
-from neural_body_fitting.data import encodings, synthesis
+from neural_body_fitting.data import encodings, layout, synthesis
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Dataset root to create.", required=True)
 NUM_TRAIN = flags.DEFINE_integer("num_train", 1000, "Training samples.")
@@ -28,7 +31,9 @@ WORKERS = flags.DEFINE_integer("workers", 2, "Worker processes.")
 GRANULARITY = flags.DEFINE_list(
     "granularity", ["12"], "Colour maps to write: part counts among 1,3,6,12,24, or 'all'. The "
     "24-part label map is always written, so every encoding can also be computed on the fly.")
-OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory.")
+OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Allow a non-empty output directory. An interrupted generation there "
+    "is resumed if its settings are these (with or without this flag).")
 
 
 def _granularities(values):
@@ -42,16 +47,22 @@ def _granularities(values):
 
 def main(argv):
     del argv
-    if not synthesis.is_empty_dir(OUTPUT_DIR.value) and not OVERWRITE.value:
+    if not (OVERWRITE.value or synthesis.is_empty_dir(OUTPUT_DIR.value)
+            or layout.is_incomplete(OUTPUT_DIR.value)):
         raise app.UsageError(f"--output_dir={OUTPUT_DIR.value} is not empty; pass --overwrite")
     start = time.perf_counter()
     counts = {"train": NUM_TRAIN.value, "val": NUM_VAL.value, "test": NUM_TEST.value}
-    synthesis.generate_dataset(OUTPUT_DIR.value, counts, seed=SEED.value,
-                               body_model=SMPL_MODEL.value,
-                               latent_fraction=LATENT_FRACTION.value,
-                               mirror_fraction=MIRROR_FRACTION.value,
-                               num_landmarks=int(NUM_LANDMARKS.value), workers=WORKERS.value,
-                               granularities=_granularities(GRANULARITY.value))
+    try:
+        synthesis.generate_dataset(OUTPUT_DIR.value, counts, seed=SEED.value,
+                                   body_model=SMPL_MODEL.value,
+                                   latent_fraction=LATENT_FRACTION.value,
+                                   mirror_fraction=MIRROR_FRACTION.value,
+                                   num_landmarks=int(NUM_LANDMARKS.value),
+                                   workers=WORKERS.value,
+                                   granularities=_granularities(GRANULARITY.value),
+                                   overwrite=OVERWRITE.value)
+    except synthesis.SettingsMismatch as error:
+        raise app.UsageError(str(error)) from error
     total = sum(counts.values())
     seconds = time.perf_counter() - start
     print(f"{total} samples in {seconds:.1f} s ({total / seconds:.1f} samples/s) "

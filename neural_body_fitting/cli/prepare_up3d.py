@@ -9,20 +9,27 @@ See neural_body_fitting/up3d.py for the scale normalisation and the crop.
 from absl import app, flags
 
 from neural_body_fitting.cli import common
-from neural_body_fitting.data import synthesis, up3d
+from neural_body_fitting.data import layout, synthesis, up3d
 
 RELEASE_DIR = flags.DEFINE_string("release_dir", None, "UP-3D release folder.", required=True)
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Dataset root to create.", required=True)
 SMPL_MODEL = common.define_smpl_model_flag()
 SPLITS = flags.DEFINE_list("splits", ["train", "val", "test"], "Split files to convert.")
 NUM_LANDMARKS = flags.DEFINE_enum("num_landmarks", "14", ["14", "24"], "Landmarks stored.")
-OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory.")
+OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory (an "
+                              "interrupted conversion is redone without it).")
+_MARKER = {"source": "UP-3D"}
 
 
 def main(argv):
     del argv
-    if not synthesis.is_empty_dir(OUTPUT_DIR.value) and not OVERWRITE.value:
+    interrupted = layout.read_dataset_info(OUTPUT_DIR.value) == {**_MARKER, "complete": False}
+    if not (OVERWRITE.value or synthesis.is_empty_dir(OUTPUT_DIR.value) or interrupted):
         raise app.UsageError(f"--output_dir={OUTPUT_DIR.value} is not empty; pass --overwrite")
+    # Marked incomplete before any sample is written, so an interrupted
+    # conversion never leaves new samples under a previous dataset's lists and
+    # dataset.json; convert_release writes the final dataset.json last.
+    layout.start_generation(OUTPUT_DIR.value, _MARKER)
     counts = up3d.convert_release(RELEASE_DIR.value, OUTPUT_DIR.value, SMPL_MODEL.value,
                                   SPLITS.value, int(NUM_LANDMARKS.value))
     print(f"converted {counts} -> {OUTPUT_DIR.value}")

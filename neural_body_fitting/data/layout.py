@@ -8,12 +8,18 @@
 <root>/joints/<id>_joints.bin         float64: 24x3 rest joints, Lx3 posed joints, Lx2 2D joints (224)
 <root>/lists/{train,val,test}_latent.txt   "<id> <latent_flag>" per line
 <root>/colours_parts<k>/<id>_colours.png  ours, optional: colour maps of other granularities
-<root>/dataset.json                   ours: body model, granularities, camera, counts, seed
+<root>/dataset.json                   ours: body model, granularities, camera, counts, seed,
+                                      "complete": false while being generated
+<root>/generation_finished.txt        ours, while being generated: ids of finished samples
 ```
 
 Everything is written to a temporary name and renamed; every read error
-names the file.
+names the file. A generator writes dataset.json with "complete": false
+before anything else and the lists and the final dataset.json last, so an
+interrupted generation is visibly incomplete (`check_complete`) instead of
+mixing new samples with old lists.
 """
+import glob
 import json
 import os
 
@@ -163,3 +169,94 @@ def read_dataset_info(root):
             return json.load(stream)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+
+def is_incomplete(root):
+    """True if `root` holds a generation that has not finished."""
+    return read_dataset_info(root).get("complete") is False
+
+
+def check_complete(root):
+    """Raises ValueError, naming dataset.json, if `root`'s generation did not finish.
+
+    Datasets without dataset.json (the original code's) or without the
+    "complete" key (older ones) count as complete.
+    """
+    if is_incomplete(root):
+        raise ValueError(
+            f"{os.path.join(root, 'dataset.json')}: the dataset is incomplete "
+            "(\"complete\": false): its generation was interrupted. Rerun the command that "
+            "generated it with the same settings (recorded in that file) to resume it; "
+            "nbf-make-data keeps the samples already finished")
+
+
+def remove_split_lists(root):
+    for split in SPLITS:
+        _remove_if_present(list_path(root, split))
+
+
+def finished_path(root):
+    return os.path.join(root, "generation_finished.txt")
+
+
+def start_generation(root, info):
+    """Marks `root` as being generated (dataset.json with "complete": false).
+
+    The order matters for a kill at any point: the old manifest of finished
+    samples goes first (a new marker beside an old manifest would make a
+    resume skip samples of the old generation), then the marker replaces the
+    old dataset.json, and only then the old lists go, so a dataset is never
+    both marked complete and missing lists.
+    """
+    _remove_if_present(finished_path(root))
+    write_dataset_info(root, {**info, "complete": False})
+    remove_split_lists(root)
+
+
+def record_finished(root, sample_id):
+    """Appends a sample id to the manifest once all of its files are written.
+
+    Not an atomic rename like every other write: workers append concurrently.
+    One O_APPEND write() of a short line is not interleaved with others, and
+    a line cut short by a kill has no newline, so `read_finished` drops it.
+    """
+    handle = os.open(finished_path(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(handle, f"{sample_id}\n".encode())
+    finally:
+        os.close(handle)
+
+
+def read_finished(root):
+    """The set of sample ids in the manifest of finished samples (empty if none)."""
+    path = finished_path(root)
+    if not os.path.isfile(path):
+        return set()
+    with open(path) as stream:
+        return {line[:-1] for line in stream if line.endswith("\n")}
+
+
+def finish_generation(root, info):
+    """Writes the final dataset.json ("complete": true), after the lists; returns it."""
+    info = {**info, "complete": True}
+    write_dataset_info(root, info)
+    _remove_if_present(finished_path(root))
+    return info
+
+
+def remove_temporary_files(root):
+    """Removes temporaries that a killed writer left in the dataset's folders.
+
+    Only safe while nothing else writes to `root` (the killed writer's
+    workers die with it).
+    """
+    for pattern in (".tmp_*", os.path.join("*", ".tmp_*")):  # The layout is one level deep.
+        for path in glob.glob(os.path.join(root, pattern)):
+            _remove_if_present(path)
+
+
+def _remove_if_present(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

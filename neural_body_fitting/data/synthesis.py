@@ -12,10 +12,16 @@ map (at 224 px, the size stage 2 reads), our 24-part label map (512 px), the
 SMPL parameters and the joints.
 
 Every sample's randomness derives from (seed, split, index), so a dataset is
-the same whatever the number of worker processes.
+the same whatever the number of worker processes, and an interrupted
+generation can be resumed: dataset.json says "complete": false from the
+start, each finished sample is recorded (`layout.record_finished`), and a
+rerun with the same settings makes only the missing samples.
 """
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 
 import cv2
 import numpy as np
@@ -119,12 +125,19 @@ def _mirror_rendering(image, labels24):
     return image[:, ::-1].copy(), encodings.mirror_labels(24)[labels24[:, ::-1]].astype(np.uint8)
 
 
+def sample_id(split, index):
+    return f"{split}_{index:06d}"
+
+
 def generate_samples(renderer, root, split, indices, seed, mirror_fraction,
-                     extra_granularities=()):
-    """Generates and writes the samples `indices` of `split`; returns their ids.
+                     extra_granularities=(), finished=()):
+    """Generates and writes the samples `indices` of `split`; returns the ids written.
 
     Colour maps of `extra_granularities` (besides the 12 parts) are written to
-    `colours_parts<k>/`; the 24-part label map makes them optional.
+    `colours_parts<k>/`; the 24-part label map makes them optional. Samples
+    whose index is in `finished` are skipped, but their bodies are still
+    posed in the batch, so the others are computed exactly as in a run
+    without skips (a batch of another size may round differently).
     """
     rngs = [sample_rng(seed, split, index) for index in indices]
     params = [sample_parameters(rng) for rng in rngs]
@@ -135,6 +148,8 @@ def generate_samples(renderer, root, split, indices, seed, mirror_fraction,
     vertices, rest_joints, landmarks = renderer.pose_bodies(betas, poses, translations)
     ids = []
     for k, index in enumerate(indices):
+        if index in finished:
+            continue
         image, labels = renderer.render_sample(vertices[k], rngs[k])
         pose, translation, posed = poses[k], translations[k], landmarks[k]
         if mirrored[k]:
@@ -146,24 +161,45 @@ def generate_samples(renderer, root, split, indices, seed, mirror_fraction,
                     else constants.MIRROR_JOINTS)
             posed = geometry.mirror_points(posed[swap]).numpy()
         projected = geometry.project_points(posed, constants.FIT_SIZE).numpy()
-        sample_id = f"{split}_{index:06d}"
+        name = sample_id(split, index)
         small = fit_size_labels(labels)
         layout.write_sample(
-            root, sample_id, image=image, labels=labels,
+            root, name, image=image, labels=labels,
             colours=encodings.encode_labels(small, 12),
             smplparams=np.concatenate([betas[k], pose, translation]),
             rest_joints=rest_joints[k], posed_joints=posed, projected_joints=projected)
         for granularity in extra_granularities:
-            images.write_png(layout.colour_map_path(root, sample_id, granularity),
+            images.write_png(layout.colour_map_path(root, name, granularity),
                               encodings.encode_labels(small, granularity))
-        ids.append(sample_id)
+        layout.record_finished(root, name)  # Last: all of the sample's files exist.
+        ids.append(name)
     return ids
 
 
 _WORKER = {}
+_PR_SET_PDEATHSIG = 1  # From <linux/prctl.h>.
 
 
-def _worker_init(model_path, num_landmarks):
+def _die_with_parent(parent_pid):
+    """Has the kernel SIGKILL this worker when the generator dies, however it dies.
+
+    Otherwise the workers of a killed generator go on writing samples for
+    seconds, behind the back of whatever runs next. The signal is tied to the
+    thread that started the worker, which holds the pool until it is closed.
+    """
+    if sys.platform != "linux":
+        return
+    if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:  # The parent died before prctl took effect.
+        os._exit(1)
+
+
+def _worker_init(parent_pid, model_path, num_landmarks):
+    _die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group; the parent alone handles it, by
+    # terminating the pool, instead of every worker printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["renderer"] = SampleRenderer(resolve_body_model(model_path),
                                          num_landmarks)
 
@@ -172,10 +208,19 @@ def _worker_run(job):
     return generate_samples(_WORKER["renderer"], *job)
 
 
+class SettingsMismatch(ValueError):
+    """The output folder holds an interrupted generation with other settings."""
+
+
 def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fraction=1.0,
                      mirror_fraction=0.0, num_landmarks=14, workers=1, chunk_size=16,
-                     granularities=(12,), progress=True):
-    """Writes a synthetic dataset; returns the dataset.json dict.
+                     granularities=(12,), progress=True, overwrite=False):
+    """Writes a synthetic dataset, or finishes an interrupted one; returns the dataset.json dict.
+
+    dataset.json says "complete": false from the start (the lists of an
+    earlier dataset go before any sample is written) until the lists are
+    written at the end. A kill, SIGINT or SIGTERM leaves it so: the pool is terminated
+    (SIGINT) or its workers die with the generator (`_die_with_parent`).
 
     Args:
       output_dir: dataset root.
@@ -188,20 +233,38 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
       num_landmarks: 14 (the original's landmarks) or 24 (SMPL joints).
       workers: processes (spawned; each loads the body model once).
       granularities: colour maps to write (12 always; others to colours_parts<k>/).
+      overwrite: start afresh over an interrupted generation with other
+        settings, instead of raising SettingsMismatch. One with the same
+        settings is always resumed; a complete dataset or other files are
+        written over (commands refuse a non-empty output_dir before this).
     """
     extra = tuple(g for g in granularities if g != 12)
     for granularity in extra:
         encodings.colour_table(granularity)  # Fails early on an unknown granularity.
     model = resolve_body_model(body_model)
+    info = {
+        "body_model": model.name, "granularities": list(encodings.GRANULARITIES),
+        "colour_maps_written": sorted({12, *extra}),
+        "num_landmarks": num_landmarks, "counts": dict(counts), "seed": seed,
+        "latent_fraction": latent_fraction, "mirror_fraction": mirror_fraction,
+        "camera": {"focal_length_512": constants.FOCAL_LENGTH_512,
+                   "fixed_translation": constants.FIXED_TRANSLATION.tolist(),
+                   "convention": "opencv: x right, y down, looking along +z"},
+    }
+    finished = _start_or_resume(output_dir, info, overwrite)
     jobs = []
     for split, count in counts.items():
         for start in range(0, count, chunk_size):
-            jobs.append((output_dir, split, list(range(start, min(count, start + chunk_size))),
-                         seed, mirror_fraction, extra))
-    bar = tqdm(total=sum(counts.values()), desc="samples", disable=not progress)
+            indices = list(range(start, min(count, start + chunk_size)))
+            done = {i for i in indices if sample_id(split, i) in finished}
+            if len(done) < len(indices):
+                jobs.append((output_dir, split, indices, seed, mirror_fraction, extra, done))
+    bar = tqdm(total=sum(counts.values()), initial=len(finished), desc="samples",
+               disable=not progress)
     if workers > 1:
         context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, _worker_init, (body_model, num_landmarks)) as pool:
+        with context.Pool(workers, _worker_init,
+                          (os.getpid(), body_model, num_landmarks)) as pool:
             for ids in pool.imap(_worker_run, jobs):
                 bar.update(len(ids))
     else:
@@ -214,19 +277,29 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
         if split == "train":
             rng = np.random.default_rng([seed, 99])
             flags = (rng.permutation(count) < round(latent_fraction * count)).astype(int)
-        layout.write_split_list(output_dir, split, [(f"{split}_{i:06d}", flags[i])
+        layout.write_split_list(output_dir, split, [(sample_id(split, i), flags[i])
                                                      for i in range(count)])
-    info = {
-        "body_model": model.name, "granularities": list(encodings.GRANULARITIES),
-        "colour_maps_written": sorted({12, *extra}),
-        "num_landmarks": num_landmarks, "counts": dict(counts), "seed": seed,
-        "latent_fraction": latent_fraction, "mirror_fraction": mirror_fraction,
-        "camera": {"focal_length_512": constants.FOCAL_LENGTH_512,
-                   "fixed_translation": constants.FIXED_TRANSLATION.tolist(),
-                   "convention": "opencv: x right, y down, looking along +z"},
-    }
-    layout.write_dataset_info(output_dir, info)
-    return info
+    return layout.finish_generation(output_dir, info)
+
+
+def _start_or_resume(root, info, overwrite):
+    """The ids of the samples already finished: those of an interrupted
+    generation of the same dataset (resumed), else none (a new one is started)."""
+    previous = layout.read_dataset_info(root)
+    interrupted = previous.get("complete") is False
+    differing = [key for key in info if previous.get(key) != info[key]]
+    if interrupted and differing and not overwrite:
+        changes = "; ".join(f"{key}: {previous.get(key)!r} there, {info[key]!r} here"
+                            for key in differing)
+        raise SettingsMismatch(
+            f"{os.path.join(root, 'dataset.json')}: an interrupted generation with other "
+            f"settings is here ({changes}); rerun with its settings to resume it, or "
+            "overwrite it (--overwrite)")
+    layout.remove_temporary_files(root)  # Orphans of a killed run, whose workers are dead.
+    if interrupted and not differing:
+        return layout.read_finished(root)
+    layout.start_generation(root, info)
+    return set()
 
 
 def is_empty_dir(path):
