@@ -39,12 +39,13 @@ def demo_config(dataset_root, smpl_model):
 
 def ensure_dataset(root, counts, smpl_model):
     info = layout.read_dataset_info(root)
-    if info.get("counts") == counts:
+    if (info.get("counts") == counts and info.get("complete", True)
+            and info.get("body_model") == resolve_body_model(smpl_model).name):
         print(f"Using the dataset in {root} ({counts})")
         return
     start = time.perf_counter()
     synthesis.generate_dataset(root, counts, seed=0, body_model=smpl_model,
-                               mirror_fraction=0.5, workers=2)
+                               mirror_fraction=0.5, workers=2, overwrite=True)
     print(f"Generated {sum(counts.values())} samples in {time.perf_counter() - start:.0f} s "
           f"-> {root}")
 

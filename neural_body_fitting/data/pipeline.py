@@ -130,6 +130,7 @@ def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_la
     unless `skip_bad_samples`, which leaves bad samples out, logs them and
     records them in `Split.skipped`.
     """
+    layout.check_complete(root)
     entries = layout.read_split_list(root, split)
     has_labels = os.path.isdir(os.path.join(root, "labels"))
     file_kind = _input_file_kind(input_type, has_labels)

@@ -131,6 +131,10 @@ class Trainer:
             self._check_restored_statistics()
         self.statistics.mean.assign(self.stats_mean)
         self.statistics.std.assign(self.stats_std)
+        # The checkpoint also holds the model's latent mean; fine-tuning with
+        # new statistics must not have it restored to the old one.
+        self.model.latent_mean.assign(
+            layouts.latent_from_statistics(self.stats_mean, config.latent_components))
         # Only now, with everything checked, is the run directory written.
         if record is None:
             record = runs.new_record(config, body_model, data_identity)
