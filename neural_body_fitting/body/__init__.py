@@ -7,9 +7,11 @@ from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("body_model", "layouts", "pose_prior", "resolve", "smpl", "synthetic"),
+    submodules=("body_model", "layouts", "pose_prior", "resolve", "safe_pickle", "smpl",
+                "synthetic"),
     exports={
-        "body_model": ("BodyModel", "load_body_model", "save_body_model", "safe_load_pickle"),
+        "body_model": ("BodyModel", "load_body_model", "save_body_model"),
+        "safe_pickle": ("safe_load_pickle",),
         "resolve": ("resolve_body_model", "spec_of", "fingerprint"),
         "synthetic": ("synthetic_body_model",),
         "smpl": ("SMPL",),

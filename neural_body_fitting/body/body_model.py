@@ -2,9 +2,10 @@
 
 An SMPL model file, as distributed, is a Python-2 pickle of a dict whose arrays
 are partly chumpy objects and whose `J_regressor` is a scipy sparse matrix.
-`load_body_model` reads it through a restricted unpickler that rebuilds those
-objects as NumPy arrays and refuses every other global, so a malicious pickle
-cannot run code. `.npz` files with the same keys are read as well.
+`load_body_model` reads it through the restricted unpickler of
+`body.safe_pickle`, which rebuilds those objects as NumPy arrays, refuses
+every other global (a malicious pickle cannot run code) and bounds what a file
+can make it allocate. `.npz` files with the same keys are read as well.
 
 SMPL is licensed: users register and download it themselves and point the
 library to it (`--smpl_model` flags, or the `NBF_SMPL_MODEL` environment
@@ -20,6 +21,7 @@ from typing import Optional
 import numpy as np
 
 from neural_body_fitting import constants
+from neural_body_fitting.body import safe_pickle
 from neural_body_fitting.utils import files
 
 ENV_VAR = "NBF_SMPL_MODEL"
@@ -176,127 +178,6 @@ def make_body_model(v_template, shapedirs, posedirs, J_regressor, weights, paren
 SMPL_LANDMARK_VERTEX_IDS = np.array([3068, 411], dtype=np.int64)
 
 
-# --- Restricted unpickling --------------------------------------------------------
-
-
-class _ChumpyStandIn:
-    """Takes the place of any chumpy class while unpickling.
-
-    chumpy objects pickle as NEWOBJ/BUILD with their `__dict__` as state; a
-    plain `Ch` keeps its value under 'x'. Expressions (sums, products, ...)
-    cannot be evaluated without chumpy and are reported as such.
-    """
-
-    chumpy_class = "chumpy.Ch"
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
-
-    def __setstate__(self, state):
-        self.state = state if isinstance(state, dict) else {"x": state}
-
-    def to_array(self, key, source):
-        if "x" in self.state:
-            return np.asarray(self.state["x"])
-        raise ValueError(
-            f"{source}: key '{key}' is a chumpy expression ({self.chumpy_class}) that cannot "
-            "be evaluated without chumpy; re-save the model with plain arrays")
-
-
-def _chumpy_stand_in(module, name):
-    return type(name, (_ChumpyStandIn,), {"chumpy_class": f"{module}.{name}"})
-
-
-class _SparseStandIn:
-    """Takes the place of a scipy sparse matrix while unpickling (no scipy needed)."""
-
-    fmt = "csc"
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
-
-    def __setstate__(self, state):
-        self.state = state
-
-    def to_array(self, key, source):
-        state = self.state
-        try:
-            shape = tuple(int(n) for n in state.get("_shape", state.get("shape")))
-            dense = np.zeros(shape, np.float64)
-            if self.fmt == "coo":
-                rows, cols = np.asarray(state["row"]), np.asarray(state["col"])
-                np.add.at(dense, (rows, cols), np.asarray(state["data"]))
-                return dense
-            data, indices, indptr = (np.asarray(state[k]) for k in ("data", "indices", "indptr"))
-            major = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-            if self.fmt == "csc":
-                np.add.at(dense, (indices, major), data)
-            else:
-                np.add.at(dense, (major, indices), data)
-            return dense
-        except (KeyError, TypeError, ValueError, IndexError) as error:
-            raise ValueError(f"{source}: key '{key}' is a malformed sparse matrix: {error}")
-
-
-def _sparse_stand_in(fmt):
-    return type(f"{fmt}_matrix", (_SparseStandIn,), {"fmt": fmt})
-
-
-def _allowed_globals():
-    import codecs
-    import copyreg
-
-    from numpy._core import multiarray  # NumPy >= 2 location of _reconstruct and scalar.
-
-    allowed = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("copyreg", "_reconstructor"): copyreg._reconstructor,
-        # Python 3 writes bytes in protocol-2 pickles as _codecs.encode(text, 'latin1').
-        ("_codecs", "encode"): codecs.encode,
-    }
-    # Python-2 module names as they appear in SMPL's files and in protocol-2 streams.
-    for module in ("builtins", "__builtin__"):
-        allowed.update({(module, "object"): object, (module, "set"): set,
-                        (module, "frozenset"): frozenset})
-    allowed[("copy_reg", "_reconstructor")] = copyreg._reconstructor
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = multiarray._reconstruct
-        allowed[(module, "scalar")] = multiarray.scalar
-    for fmt in ("csc", "csr", "coo"):
-        for module in (f"scipy.sparse.{fmt}", f"scipy.sparse._{fmt}", "scipy.sparse"):
-            allowed[(module, f"{fmt}_matrix")] = _sparse_stand_in(fmt)
-    return allowed
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only allow-listed globals (see module docstring)."""
-
-    def __init__(self, file, source):
-        super().__init__(file, encoding="latin1")
-        self._source = source
-        self._allowed = _allowed_globals()
-
-    def find_class(self, module, name):
-        if module == "chumpy" or module.startswith("chumpy."):
-            return _chumpy_stand_in(module, name)
-        if (module, name) in self._allowed:
-            return self._allowed[(module, name)]
-        raise pickle.UnpicklingError(
-            f"{self._source}: refusing to load global '{module}.{name}': only NumPy arrays, "
-            "scipy sparse matrices and chumpy arrays are allowed in a body-model pickle")
-
-
-def _to_array(value, key, source):
-    if isinstance(value, (_ChumpyStandIn, _SparseStandIn)):
-        return value.to_array(key, source)
-    try:
-        return np.asarray(value)
-    except Exception as error:  # noqa: BLE001 - any conversion failure is reported by key.
-        raise ValueError(f"{source}: key '{key}' is not an array ({type(value).__name__})") \
-            from error
-
-
 _REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights",
                   "kintree_table", "f")
 # Keys of our own that extend the standard format (other SMPL tools ignore them).
@@ -310,8 +191,11 @@ def _model_from_dict(data, source):
     if missing:
         raise ValueError(f"{source}: missing key(s) {missing}; an SMPL model needs "
                          f"{list(_REQUIRED_KEYS)}")
-    arrays = {key: _to_array(data[key], key, source)
+    arrays = {key: safe_pickle.to_array(data[key], key, source)
               for key in _REQUIRED_KEYS + _EXTRA_KEYS if key in data}
+    for key, value in arrays.items():
+        if value.dtype.kind not in "biuf":
+            _fail(key, source, "must be a numeric array", f"dtype {value.dtype}")
     kintree = arrays["kintree_table"]
     if kintree.ndim != 2 or kintree.shape[0] != 2:
         _fail("kintree_table", source, "must have shape [2, 24]", list(kintree.shape))
@@ -325,9 +209,6 @@ def _model_from_dict(data, source):
         "landmark_vertex_ids": arrays.get("landmark_vertex_ids"),
         "mirror_vertex_ids": arrays.get("vert_sym_idxs"),
     }
-    for key, value in arrays.items():
-        if value.dtype == object:
-            _fail(key, source, "must be a numeric array", "an object array")
     return make_body_model(
         v_template=arrays["v_template"], shapedirs=arrays["shapedirs"],
         posedirs=arrays["posedirs"], J_regressor=arrays["J_regressor"],
@@ -347,13 +228,13 @@ def load_body_model(path):
     Raises:
       FileNotFoundError: the file does not exist (the message explains the license).
       ValueError: the file is truncated, not a model, refers to a forbidden global,
-        or a key has the wrong shape (the message names the key).
+        passes a bound of `body.safe_pickle` (the message names it), or a key has
+        the wrong shape (the message names the key).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"body model file '{path}' does not exist. {_LICENSE_HINT}")
-    with open(path, "rb") as stream:
-        raw = stream.read()
+    raw = safe_pickle.read_file(path)
     if path.endswith(".npz"):
         try:
             with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
@@ -361,38 +242,8 @@ def load_body_model(path):
         except Exception as error:  # noqa: BLE001 - zip/npy errors of a damaged file.
             raise ValueError(f"{path}: not a readable .npz body model ({error})") from error
     else:
-        data = _safe_unpickle(raw, path)
+        data = safe_pickle.unpickle(raw, path)
     return _model_from_dict(data, path)
-
-
-def _safe_unpickle(raw, path):
-    try:
-        return _RestrictedUnpickler(io.BytesIO(raw), path).load()
-    except pickle.UnpicklingError as error:
-        message = str(error)
-        if not message.startswith(path):  # Our refusals already name the file.
-            message = f"{path}: not a readable pickle ({message})"
-        raise ValueError(message) from error
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
-        raise ValueError(f"{path}: not a readable pickle (truncated or damaged: "
-                         f"{type(error).__name__}: {error})") from error
-
-
-def safe_load_pickle(path):
-    """Loads a pickle of arrays (e.g. an SMPL fit) with the restricted unpickler.
-
-    Chumpy arrays and sparse matrices come back as NumPy arrays; any other
-    global is refused. Returns the unpickled object with stand-ins converted.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: file does not exist")
-    with open(path, "rb") as stream:
-        data = _safe_unpickle(stream.read(), path)
-    if isinstance(data, dict):
-        return {key: _to_array(value, key, path) if isinstance(
-            value, (_ChumpyStandIn, _SparseStandIn)) else value for key, value in data.items()}
-    return data
 
 
 def to_standard_dict(model):

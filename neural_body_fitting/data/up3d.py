@@ -15,6 +15,7 @@ maps the root's old image position to its new one and scales by the change of
 focal length and depth; a 512 x 512 crop is cut with it. Part maps are then
 rendered from the normalised parameters with the given body model.
 """
+import math
 import os
 
 import cv2
@@ -22,19 +23,59 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from neural_body_fitting import constants, geometry, render
-from neural_body_fitting.body import body_model as body_model_lib
+from neural_body_fitting.body import safe_pickle
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import encodings, layout
 from neural_body_fitting.utils import images
 
 
+def read_joints(path):
+    """The [2 or 3, 14] 2D joints (x; y; visibility) of a UP-3D sample's `.npy` file.
+
+    The header's shape and dtype are checked before any data is read, so a
+    header declaring a huge array costs nothing; errors name the file.
+    """
+    with open(path, "rb") as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"unsupported .npy format version {version}")
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(stream)
+            if shape not in ((2, 14), (3, 14)):
+                raise ValueError(f"expected shape (2, 14) or (3, 14), got {shape}")
+            if dtype.kind not in "biuf":
+                raise ValueError(f"expected numbers, got dtype {dtype}")
+            data = bytearray(math.prod(shape) * dtype.itemsize)
+            if stream.readinto(data) != len(data):
+                raise ValueError(f"truncated: fewer than the {len(data)} data bytes its "
+                                 f"header declares")
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from error
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _fit_values(fit, key, size, path):
+    """fit[key] as `size` float64 values; float64 also keeps conversion bounded."""
+    try:
+        values = np.asarray(fit[key], np.float64).reshape(-1)
+    except (KeyError, TypeError, ValueError):
+        values = None
+    if values is None or values.size != size:
+        raise ValueError(f"{path}: key '{key}' must hold {size} values")
+    return values
+
+
 def read_release_sample(release_dir, sample_id):
     """One UP-3D sample: image, fit parameters, camera, 2D joints, crop offset."""
     prefix = os.path.join(release_dir, sample_id)
-    fit = body_model_lib.safe_load_pickle(f"{prefix}_body.pkl")
-    for key, size in (("pose", 72), ("betas", 10), ("trans", 3), ("t", 3), ("rt", 3)):
-        if key not in fit or np.size(fit[key]) != size:
-            raise ValueError(f"{prefix}_body.pkl: key '{key}' must hold {size} values")
+    path = f"{prefix}_body.pkl"
+    fit = safe_pickle.safe_load_pickle(path)
+    if not isinstance(fit, dict):
+        raise ValueError(f"{path}: expected a dict of SMPL fit parameters")
+    params = {key: _fit_values(fit, key, size, path)
+              for key, size in (("pose", 72), ("betas", 10), ("trans", 3), ("t", 3), ("rt", 3))}
     image = images.read_image(f"{prefix}_image.png")
     try:
         crop = np.loadtxt(f"{prefix}_fit_crop_info.txt", dtype=np.int64).reshape(-1)
@@ -42,19 +83,12 @@ def read_release_sample(release_dir, sample_id):
         raise ValueError(f"{prefix}_fit_crop_info.txt: {error}") from error
     if crop.shape != (6,):
         raise ValueError(f"{prefix}_fit_crop_info.txt: expected 6 integers, got {crop.size}")
-    joints = np.load(f"{prefix}_joints.npy", allow_pickle=False)
-    if joints.shape not in ((2, 14), (3, 14)):
-        raise ValueError(f"{prefix}_joints.npy: expected shape (2, 14) or (3, 14), "
-                         f"got {joints.shape}")
+    joints = read_joints(f"{prefix}_joints.npy")
     height, width = crop[:2]
     focal = np.broadcast_to(np.asarray(fit.get("f", 5000.0), np.float64).reshape(-1), (2,))
     centre = np.asarray(fit.get("cam_c", (width / 2.0, height / 2.0)), np.float64).reshape(2)
     return {
-        "image": image, "pose": np.asarray(fit["pose"], np.float64).reshape(72),
-        "betas": np.asarray(fit["betas"], np.float64).reshape(10),
-        "trans": np.asarray(fit["trans"], np.float64).reshape(3),
-        "rt": np.asarray(fit["rt"], np.float64).reshape(3),
-        "t": np.asarray(fit["t"], np.float64).reshape(3), "focal": focal, "centre": centre,
+        "image": image, **params, "focal": focal, "centre": centre,
         "offset": np.array([crop[4], crop[2]], np.float64),  # (x0, y0)
         "joints_2d": joints[:2].T, "visible": np.all(joints[:2] > 0, axis=0),
     }

@@ -91,6 +91,8 @@ class Trainer:
         self.config = configs.validate(config)
         self.model_dir = model_dir
         self.progress = progress
+        # First: a multi-worker strategy must exist before TensorFlow runs any op.
+        self.strategy = strategy or build_strategy(config.strategy)
         body_model = resolve_body_model(config.body_model or None)
         record = runs.read_record(model_dir)
         data_identity = runs.dataset_identity(config.dataset_root, config.train_split)
@@ -107,7 +109,6 @@ class Trainer:
         else:  # A resumed run keeps the statistics its latent was trained against.
             self.stats_mean, self.stats_std = statistics.load_latent_statistics(
                 stats_prefix, f"the run's latent statistics ({runs.record_path(model_dir)})")
-        self.strategy = strategy or build_strategy(config.strategy)
         rotation_mode = "absolute" if config.use_absrot else "relative"
         self.latent_std = tf.constant(
             layouts.latent_from_statistics(self.stats_std, config.latent_components))
