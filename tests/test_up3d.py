@@ -56,7 +56,8 @@ def converted(tmp_path_factory):
     release = str(tmp_path_factory.mktemp("release"))
     output = str(tmp_path_factory.mktemp("converted"))
     ids = write_fake_release(release)
-    counts = up3d.convert_release(release, output)
+    counts, skipped = up3d.convert_release(release, output)
+    assert skipped == []
     return release, output, ids, counts
 
 
@@ -107,3 +108,35 @@ def test_bad_release_files_are_named(tmp_path):
         pickle.dump({"pose": np.zeros(72)}, stream, protocol=2)
     with pytest.raises(ValueError, match="00000_body.pkl.*betas"):
         up3d.read_release_sample(str(tmp_path), "00000")
+
+
+def _edit_fit(release, sample_id, **changes):
+    path = os.path.join(release, f"{sample_id}_body.pkl")
+    with open(path, "rb") as stream:
+        fit = pickle.load(stream)
+    fit.update(changes)
+    with open(path, "wb") as stream:
+        pickle.dump(fit, stream, protocol=2)
+    return path
+
+
+def test_bad_samples_are_reported_by_file_and_never_written(tmp_path):
+    release, output = str(tmp_path / "release"), str(tmp_path / "out")
+    os.makedirs(release)
+    ids = write_fake_release(release, count=3)
+    nan_pose = np.zeros(72)
+    nan_pose[5] = np.nan
+    bad = {ids[0]: _edit_fit(release, ids[0], pose=nan_pose),
+           ids[1]: _edit_fit(release, ids[1], f=np.array([0.0, 0.0])),
+           ids[2]: _edit_fit(release, ids[2], t=np.array([40.0, 0.0, 9.0]))}
+    counts, skipped = up3d.convert_release(release, output)
+    assert counts == {"train": 0, "val": 0, "test": 0}
+    reasons = dict(skipped)
+    assert reasons[ids[0]].startswith(f"{bad[ids[0]]}: key 'pose' holds NaN")
+    assert reasons[ids[1]].startswith(f"{bad[ids[1]]}: focal length 'f' must be positive")
+    assert reasons[ids[2]].startswith(f"{bad[ids[2]]}: only ")
+    assert "lies inside the photograph" in reasons[ids[2]]
+    assert not os.path.exists(os.path.join(output, "images"))
+    assert layout.read_dataset_info(output)["skipped"] == [list(item) for item in skipped]
+    with pytest.raises(ValueError, match="key 'pose' holds NaN"):
+        up3d.convert_release(release, str(tmp_path / "strict"), skip_bad_samples=False)

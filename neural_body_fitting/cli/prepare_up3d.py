@@ -3,7 +3,7 @@
     nbf-prepare-up3d --release_dir=/data/up-3d --output_dir=/data/up3d_nbf \
         [--smpl_model=/path/basicModel_neutral_lbs_10_207_0_v1.0.0.pkl]
 
-See neural_body_fitting/up3d.py for the scale normalisation and the crop.
+See neural_body_fitting/data/up3d.py for the scale normalisation and the crop.
 """
 
 from absl import app, flags
@@ -18,6 +18,9 @@ SPLITS = flags.DEFINE_list("splits", ["train", "val", "test"], "Split files to c
 NUM_LANDMARKS = flags.DEFINE_enum("num_landmarks", "14", ["14", "24"], "Landmarks stored.")
 OVERWRITE = flags.DEFINE_bool("overwrite", False, "Allow a non-empty output directory (an "
                               "interrupted conversion is redone without it).")
+SKIP_BAD_SAMPLES = flags.DEFINE_bool(
+    "skip_bad_samples", True, "Report and leave out samples that cannot be converted (they are "
+    "listed in dataset.json); with --noskip_bad_samples the first one stops the conversion.")
 _MARKER = {"source": "UP-3D"}
 
 
@@ -30,9 +33,12 @@ def main(argv):
     # conversion never leaves new samples under a previous dataset's lists and
     # dataset.json; convert_release writes the final dataset.json last.
     layout.start_generation(OUTPUT_DIR.value, _MARKER)
-    counts = up3d.convert_release(RELEASE_DIR.value, OUTPUT_DIR.value, SMPL_MODEL.value,
-                                  SPLITS.value, int(NUM_LANDMARKS.value))
+    counts, skipped = up3d.convert_release(RELEASE_DIR.value, OUTPUT_DIR.value,
+                                           SMPL_MODEL.value, SPLITS.value,
+                                           int(NUM_LANDMARKS.value), SKIP_BAD_SAMPLES.value)
     print(f"converted {counts} -> {OUTPUT_DIR.value}")
+    for sample_id, reason in skipped:
+        print(f"skipped {sample_id}: {reason}")
 
 
 def run():

@@ -20,6 +20,7 @@ import os
 
 import cv2
 import numpy as np
+from absl import logging
 from scipy.spatial.transform import Rotation
 
 from neural_body_fitting import constants, geometry, render
@@ -67,6 +68,14 @@ def _fit_values(fit, key, size, path):
     return values
 
 
+def _camera_values(fit, key, default, size, path):
+    try:
+        values = np.asarray(fit.get(key, default), np.float64).reshape(-1)
+        return np.broadcast_to(values, (size,)).copy()
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: key '{key}' must hold 1 or {size} numbers") from None
+
+
 def read_release_sample(release_dir, sample_id):
     """One UP-3D sample: image, fit parameters, camera, 2D joints, crop offset."""
     prefix = os.path.join(release_dir, sample_id)
@@ -85,8 +94,16 @@ def read_release_sample(release_dir, sample_id):
         raise ValueError(f"{prefix}_fit_crop_info.txt: expected 6 integers, got {crop.size}")
     joints = read_joints(f"{prefix}_joints.npy")
     height, width = crop[:2]
-    focal = np.broadcast_to(np.asarray(fit.get("f", 5000.0), np.float64).reshape(-1), (2,))
-    centre = np.asarray(fit.get("cam_c", (width / 2.0, height / 2.0)), np.float64).reshape(2)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"{prefix}_fit_crop_info.txt: crop height and width must be positive, "
+                         f"got {height} x {width}")
+    focal = _camera_values(fit, "f", 5000.0, 2, path)
+    centre = _camera_values(fit, "cam_c", (width / 2.0, height / 2.0), 2, path)
+    for key, values in (*params.items(), ("f", focal), ("cam_c", centre)):
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{path}: key '{key}' holds NaN or infinite values")
+    if np.any(focal <= 0):
+        raise ValueError(f"{path}: focal length 'f' must be positive, got {focal.tolist()}")
     return {
         "image": image, **params, "focal": focal, "centre": centre,
         "offset": np.array([crop[4], crop[2]], np.float64),  # (x0, y0)
@@ -128,6 +145,24 @@ def normalise(sample, rest_root):
     return pose, constants.FIXED_TRANSLATION.copy(), (scale, src, dst)
 
 
+# A crop with less of the photograph than this is refused (the fit's camera or
+# crop information cannot be right): it would be mostly black fill.
+MIN_CROP_COVERAGE = 0.5
+
+
+def check_crop(sample, similarity, path):
+    """ValueError naming `path` unless the 512 crop is a plausible cut of the photograph."""
+    scale = similarity[0]
+    if not (np.isfinite(scale) and 1e-3 < scale < 1e3):
+        raise ValueError(f"{path}: the fit puts the person behind or far from the camera "
+                         f"(crop scale {scale})")
+    inside = warp_image(np.ones(sample["image"].shape[:2], np.uint8), similarity)
+    coverage = float(inside.mean())
+    if coverage < MIN_CROP_COVERAGE:
+        raise ValueError(f"{path}: only {coverage:.0%} of the 512 px crop lies inside the "
+                         "photograph; the fit's camera or crop information is wrong")
+
+
 def warp_image(image, similarity, size=constants.CROP_SIZE):
     """Cuts the size x size crop of `image` under the similarity (bilinear, black fill)."""
     scale, src, dst = similarity
@@ -156,21 +191,36 @@ def read_split_file(release_dir, split):
 
 
 def convert_release(release_dir, output_dir, body_model=None, splits=("train", "val", "test"),
-                    num_landmarks=14):
-    """Converts a UP-3D release; returns {split: number of samples}."""
+                    num_landmarks=14, skip_bad_samples=True):
+    """Converts a UP-3D release; returns ({split: samples written}, [(file, reason)] skipped).
+
+    A sample whose files cannot be read or whose fit cannot give a sound crop
+    (non-finite values, focal length <= 0, the person behind the camera, a
+    crop mostly outside the photograph) is reported by file and reason and
+    left out, or with `skip_bad_samples=False` stops the conversion.
+    """
     from neural_body_fitting.body import smpl  # TensorFlow only when converting.
 
     model = resolve_body_model(body_model)
     layer = smpl.SMPL(model, jit_compile=False)
     face_labels = render.face_labels_from_vertex_labels(model.part24 + 1, model.faces)
-    counts = {}
+    counts, skipped = {}, []
     for split in splits:
-        ids = read_split_file(release_dir, split)
+        ids, written = read_split_file(release_dir, split), []
         for sample_id in ids:
-            sample = read_release_sample(release_dir, sample_id)
-            rest_root = (model.J_regressor @ (model.v_template + model.shapedirs[:, :, :10]
-                                              @ sample["betas"]))[0]
-            pose, translation, similarity = normalise(sample, rest_root)
+            try:
+                sample = read_release_sample(release_dir, sample_id)
+                rest_root = (model.J_regressor @ (model.v_template + model.shapedirs[:, :, :10]
+                                                  @ sample["betas"]))[0]
+                pose, translation, similarity = normalise(sample, rest_root)
+                check_crop(sample, similarity, os.path.join(release_dir, f"{sample_id}_body.pkl"))
+            except (ValueError, FileNotFoundError) as error:
+                if not skip_bad_samples:
+                    raise
+                logging.warning("Skipping UP-3D sample %s: %s", sample_id, error)
+                skipped.append((sample_id, str(error)))
+                continue
+            written.append(sample_id)
             out = layer(sample["betas"][None], pose[None], translation[None])
             vertices = out["vertices"].numpy()[0].astype(np.float64)
             landmarks = (out["landmarks14"] if num_landmarks == 14 else out["joints"])
@@ -185,11 +235,12 @@ def convert_release(release_dir, output_dir, body_model=None, splits=("train", "
                 smplparams=np.concatenate([sample["betas"], pose, translation]),
                 rest_joints=out["rest_joints"].numpy()[0], posed_joints=posed,
                 projected_joints=geometry.project_points(posed, constants.FIT_SIZE).numpy())
-        layout.write_split_list(output_dir, split, [(i, 1) for i in ids])
-        counts[split] = len(ids)
+        layout.write_split_list(output_dir, split, [(i, 1) for i in written])
+        counts[split] = len(written)
     layout.write_dataset_info(output_dir, {
-        "source": "UP-3D", "body_model": model.name, "num_landmarks": num_landmarks,
+        "source": "UP-3D", "complete": True, "skipped": skipped,
+        "body_model": model.name, "num_landmarks": num_landmarks,
         "granularities": list(encodings.GRANULARITIES), "counts": counts,
         "camera": {"focal_length_512": constants.FOCAL_LENGTH_512,
                    "fixed_translation": constants.FIXED_TRANSLATION.tolist()}})
-    return counts
+    return counts, skipped
