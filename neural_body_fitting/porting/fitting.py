@@ -13,6 +13,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from neural_body_fitting.utils import files
+
 _BOOKKEEPING = re.compile(r"(^|/)(global_step|beta[12]_power)$|/Adam(_\d+)?$")
 
 
@@ -82,5 +84,6 @@ def port_fitting_checkpoint(tf1_path, model, output_dir, allow_missing=False):
     os.makedirs(output_dir, exist_ok=True)
     checkpoint_path = tf.train.Checkpoint(model=model).write(os.path.join(output_dir, "ported"))
     weights_path = os.path.join(output_dir, "ported.weights.h5")
-    model.save_weights(weights_path)
+    with files.atomic_path(weights_path) as tmp_path:
+        model.save_weights(tmp_path)
     return report, checkpoint_path, weights_path

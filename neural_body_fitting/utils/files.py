@@ -12,23 +12,35 @@ import uuid
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="wb"):
-    """Context manager yielding a stream ("wb" or "w") that replaces `path` on success."""
-    if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
+def atomic_path(path):
+    """Context manager yielding a temporary path beside `path`, renamed over it on success.
+
+    For writers that need a file name (Keras weights, h5py); the temporary
+    name ends with the target's name, so suffix checks still pass.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     tmp_path = os.path.join(directory, f".tmp_{uuid.uuid4().hex}_{os.path.basename(path)}")
-    handle = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
-            yield stream
+        yield tmp_path
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb"):
+    """Context manager yielding a stream ("wb" or "w") that replaces `path` on success."""
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
+    with atomic_path(path) as tmp_path:
+        # Mode "x" creates the file with 0666 minus the umask, and never reuses one.
+        with open(tmp_path, mode.replace("w", "x"),
+                  **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
+            yield stream
 
 
 def atomic_write(path, payload):
