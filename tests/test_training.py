@@ -180,11 +180,17 @@ def short_run_config(root, **changes):
 
 def test_latent_with_translation_trains_and_evaluates(root, tmp_path):
     config = short_run_config(root, latent_components="betas,pose,trans",
-                              use_gt_translation=False)
+                              use_gt_translation=False, eval_split="val", validation_freq=1)
     run_dir = str(tmp_path / "run")
     trainer = training.Trainer(config, run_dir, progress=False)
     assert trainer.model.latent_size == 228
-    assert np.isfinite(trainer.train()["loss"]) and trainer.step == 2
+    validator = evaluation.Validator(trainer)
+    assert np.isfinite(trainer.train(on_step=validator)["loss"]) and trainer.step == 2
+    # Held-out metrics after every step, in validation.csv and TensorBoard.
+    rows = evaluation.read_validation_csv(os.path.join(run_dir, "validation.csv"))
+    assert [row["step"] for row in rows] == [1, 2]
+    assert all(np.isfinite(row["mean_recon_err"]) for row in rows)
+    assert os.listdir(os.path.join(run_dir, "validation"))
     # The latent's translation is the translation's x and y, centred like the rest.
     batch = a_batch(root, latent_components="betas,pose,trans", latent_mean=trainer.stats_mean)
     np.testing.assert_allclose(batch["latent"][:, 226:],

@@ -15,7 +15,7 @@ import os
 
 from absl import flags, logging
 
-from neural_body_fitting import training
+from neural_body_fitting import evaluation, training
 from neural_body_fitting.cli import common
 
 CONFIG = common.define_config_flag()
@@ -29,7 +29,8 @@ def run_training(config, model_dir, max_seconds=0, allow_run_changes=False):
     os.makedirs(model_dir, exist_ok=True)
     logging.get_absl_handler().use_absl_log_file("train", model_dir)
     trainer = training.Trainer(config, model_dir, allow_run_changes=allow_run_changes)
-    metrics = trainer.train(max_seconds=max_seconds or None)
+    validate = evaluation.Validator(trainer) if config.validation_freq else None
+    metrics = trainer.train(max_seconds=max_seconds or None, on_step=validate)
     logging.info("finished at step %d: %s", trainer.step, metrics)
     return trainer
 

@@ -73,6 +73,9 @@ def default_config():
     config.save_freq = 1000
     config.summary_freq = 100
     config.keep_checkpoints = 3
+    # Ours: held-out metrics on eval_split every this many steps (0: never);
+    # see evaluation.Validator.
+    config.validation_freq = 0
     config.image_summaries = True
     config.lock()
     # Loss terms are a mapping whose keys are chosen per experiment; they are
@@ -123,7 +126,7 @@ NUMERIC_RANGES = {
     "beta1": (0.0, 1.0, True), "max_epochs": (0, math.inf, True),
     "max_steps": (0, math.inf, True), "seed": (0, 2 ** 32 - 1, True),
     "save_freq": (1, math.inf, True), "summary_freq": (1, math.inf, True),
-    "keep_checkpoints": (1, math.inf, True),
+    "keep_checkpoints": (1, math.inf, True), "validation_freq": (0, math.inf, True),
 }
 
 

@@ -6,6 +6,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
     submodules=("fitting", "metrics"),
     exports={
         "metrics": ("procrustes_align", "pckh", "sample_metrics", "quartile_ids"),
-        "fitting": ("METRICS", "evaluate", "load_run_model", "run_evaluation"),
+        "fitting": ("METRICS", "Validator", "evaluate", "evaluation_dataset", "load_run_model",
+                    "read_validation_csv", "run_evaluation"),
     },
 )

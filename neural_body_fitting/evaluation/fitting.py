@@ -142,13 +142,71 @@ def run_evaluation(config, model_dir, split, baseline=False, output=True,
     model, stats_mean = load_run_model(config, model_dir, baseline, allow_run_changes)
     runs.check_data_matches_model(runs.dataset_identity(config.dataset_root, split),
                                   model.smpl.body_model, config.num_landmarks)
+    dataset, num_samples = evaluation_dataset(config, split, stats_mean)
+    name = f"eval_{split}" + ("_baseline" if baseline else "")
+    return evaluate(model, dataset, num_samples, config,
+                    os.path.join(model_dir, name) if output else None)[0]
+
+
+def evaluation_dataset(config, split, stats_mean, cache=False):
+    """(unshuffled batches of `split`, its number of samples) for `evaluate`."""
     loaded = data.load_split(config.dataset_root, split, config.input_type,
                              config.skip_bad_samples, config.num_landmarks)
     dataset, _ = data.make_dataset(
         config.dataset_root, split, input_type=config.input_type,
         rotation_mode="absolute" if config.use_absrot else "relative", latent_mean=stats_mean,
         batch_size=config.batch_size, shuffle=False, repeat=False, drop_remainder=False,
-        loaded=loaded, input_size=config.input_size)
-    name = f"eval_{split}" + ("_baseline" if baseline else "")
-    return evaluate(model, dataset, len(loaded.ids), config,
-                               os.path.join(model_dir, name) if output else None)[0]
+        loaded=loaded, input_size=config.input_size, cache=cache)
+    return dataset, len(loaded.ids)
+
+
+class Validator:
+    """Held-out metrics during training: an `on_step` callback for `Trainer.train`.
+
+    Every `config.validation_freq` steps it evaluates the trainer's model on
+    `config.eval_split` (batch-norm moving statistics, as at test time) and
+    writes TensorBoard scalars under `validation/` and a row of
+    `<model_dir>/validation.csv` (step and the summary's means), from which the
+    commands plot learning curves.
+    """
+
+    COLUMNS = ("step", *(f"mean_{key}" for key in METRICS), "median_recon_err")
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        config = trainer.config
+        self.frequency = config.validation_freq
+        self.dataset, self.num_samples = evaluation_dataset(config, config.eval_split,
+                                                            trainer.stats_mean, cache=True)
+        self.path = os.path.join(trainer.model_dir, "validation.csv")
+        self.writer = tf.summary.create_file_writer(
+            os.path.join(trainer.model_dir, "validation"))
+
+    def __call__(self, step, metrics):
+        del metrics
+        if not self.frequency or step % self.frequency:
+            return None
+        summary = evaluate(self.trainer.model, self.dataset, self.num_samples,
+                           self.trainer.config)[0]
+        with self.writer.as_default(step=step):
+            for key in self.COLUMNS[1:]:
+                tf.summary.scalar(f"validation/{key}", summary[key])
+        self.writer.flush()
+        # Rows from after `step` belong to an earlier, interrupted attempt.
+        rows = [row for row in read_validation_csv(self.path) if row["step"] < step]
+        rows.append({"step": step, **{key: summary[key] for key in self.COLUMNS[1:]}})
+        text = io.StringIO()
+        writer = csv.DictWriter(text, self.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        files.atomic_write(self.path, text.getvalue())
+        return summary
+
+
+def read_validation_csv(path):
+    """Rows of a validation.csv as dicts of numbers ([] if there is none)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as stream:
+        return [{key: (int(value) if key == "step" else float(value))
+                 for key, value in row.items()} for row in csv.DictReader(stream)]

@@ -28,7 +28,7 @@ FORMAT = 1
 OPERATIONAL_KEYS = frozenset({
     "dataset_root", "train_split", "eval_split", "cache_inputs", "skip_bad_samples",
     "max_epochs", "max_steps", "strategy", "xla", "save_freq", "summary_freq",
-    "keep_checkpoints", "image_summaries"})
+    "keep_checkpoints", "image_summaries", "validation_freq"})
 # What defines the network's outputs: an evaluation must use the run's values.
 MODEL_KEYS = frozenset({
     "input_type", "input_size", "encoder_type", "bn_decay", "use_absrot", "use_svd",
