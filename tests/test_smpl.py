@@ -173,10 +173,85 @@ def test_mirrored_parameters_give_the_mirrored_mesh(model, layer64):
     ((np.zeros((2, 10)), np.zeros((2, 24, 3, 4))), "'pose' must have shape"),
     ((np.zeros((2, 10), np.int32), np.zeros((2, 72))), "'betas' must be a floating-point"),
     ((np.zeros((2, 10)), np.zeros((2, 72)), np.zeros((2, 2))), "'translation' must have shape"),
+    (("garbage", np.zeros((2, 72))), "'betas' must be a floating-point"),
+    ((np.zeros((2, 10)), object()), "'pose' must be a floating-point"),
+    ((np.zeros((2, 10)), np.zeros((3, 72))), "'pose' has batch 3 but 'betas' has batch 2"),
+    ((np.zeros((2, 10)), np.zeros((2, 72)), np.zeros((1, 3))),
+     "'translation' has batch 1 but 'betas' has batch 2"),
 ])
 def test_bad_input_names_the_argument(layer32, arguments, message):
     with pytest.raises(ValueError, match=message):
         layer32(*arguments)
+
+
+@pytest.fixture(scope="module")
+def unknown_shapes_call(layer32):
+    """layer32 (XLA forward) in a tf.function that knows only the ranks of its inputs."""
+    return tf.function(lambda b, p, t: layer32(b, p, t)["joints"], input_signature=[
+        tf.TensorSpec([None, None]), tf.TensorSpec([None, None]), tf.TensorSpec([None, None])])
+
+
+@pytest.mark.parametrize("shapes,message", [
+    (((2, 10), (3, 72), (2, 3)), "'pose' and 'betas' must have the same batch size"),
+    (((2, 10), (2, 72), (3, 3)), "'translation' and 'betas' must have the same batch size"),
+    (((2, 10), (2, 69), (2, 3)), "'pose' must have shape [B, 72]"),
+    (((2, 11), (2, 72), (2, 3)), "'betas' must have at most 10 components"),
+    (((2, 10), (2, 72), (2, 2)), "'translation' must have shape [B, 3]"),
+])
+def test_bad_input_of_unknown_static_shape_names_the_argument(unknown_shapes_call, shapes,
+                                                               message):
+    # Checked at run time, outside the layer's XLA forward (XLA drops assertions).
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        unknown_shapes_call(*(tf.zeros(shape) for shape in shapes))
+    # The message is printed as a string tensor: its quotes come escaped.
+    assert message in str(error.value).replace("\\'", "'")
+
+
+def output_shapes(result):
+    return {key: tuple(value.shape) for key, value in result.items()}
+
+
+def empty_shapes(num_vertices):
+    return {"vertices": (0, num_vertices, 3), "joints": (0, 24, 3), "rest_joints": (0, 24, 3),
+            "landmarks14": (0, 14, 3), "relative_rotations": (0, 24, 3, 3),
+            "absolute_rotations": (0, 24, 3, 3)}
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_empty_batch_gives_empty_outputs_and_zero_gradients(model, jit):
+    layer = smpl.SMPL(model, jit_compile=jit)
+    betas, translation = tf.zeros((0, 10)), tf.zeros((0, 3))
+    in_function = tf.function(lambda b, p, t: layer(b, p, t), jit_compile=jit)
+    for pose in (tf.zeros((0, 72)), tf.zeros((0, 24, 3, 3))):
+        assert output_shapes(in_function(betas, pose, translation)) == empty_shapes(
+            model.num_vertices)
+        with tf.GradientTape() as tape:
+            tape.watch([betas, pose, translation])
+            result = layer(betas, pose, translation)
+            loss = tf.reduce_sum(result["vertices"]) + tf.reduce_sum(result["joints"])
+        assert output_shapes(result) == empty_shapes(model.num_vertices)
+        gradients = tape.gradient(loss, [betas, pose, translation])
+        for gradient, value in zip(gradients, [betas, pose, translation]):
+            np.testing.assert_array_equal(gradient, tf.zeros_like(value))
+
+
+@pytest.mark.parametrize("rotation_mode", smpl.ROTATION_MODES)
+def test_unknown_static_batch_matches_eager(model, rotation_mode):
+    layer = smpl.SMPL(model, rotation_mode=rotation_mode)
+    betas, pose, translation = (tf.constant(value, tf.float32)
+                                for value in random_parameters(2, seed=10, scale=0.5))
+    matrices = geometry.axis_angle_to_matrix(tf.reshape(pose, [2, 24, 3]))
+    for betas_value, pose_value, signature in [
+            (betas, pose, [[None, 10], [None, 72], [None, 3]]),
+            (betas, matrices, [[None, 10], [None, 24, 3, 3], [None, 3]]),
+            # Only the ranks known, and fewer betas than the model has.
+            (betas[:, :4], pose, [[None, None], [None, None], [None, None]])]:
+        run = tf.function(layer, input_signature=[tf.TensorSpec(s) for s in signature])
+        eager = layer(betas_value, pose_value, translation)
+        for key, value in run(betas_value, pose_value, translation).items():
+            np.testing.assert_allclose(value, eager[key], atol=1e-5, err_msg=key)
+        empty = run(betas_value[:0], pose_value[:0], translation[:0])
+        assert output_shapes(empty) == empty_shapes(model.num_vertices)
 
 
 def test_unknown_rotation_mode_is_refused(model):

@@ -135,7 +135,8 @@ def skin(points, weights, transforms):
     # One product [N, J] x [J, B * 12], kept point-major: transposing the small
     # inputs and output is cheaper than transposing the [N, B, 3, 4] product.
     per_joint = tf.reshape(tf.transpose(transforms, [1, 0, 2, 3]), [num_joints, -1])
-    blended = tf.reshape(tf.matmul(weights, per_joint), [-1, batch, 3, 4])
+    # The point count is given, not inferred (-1): with B = 0 it is ambiguous.
+    blended = tf.reshape(tf.matmul(weights, per_joint), [weights.shape[0], batch, 3, 4])
     points = tf.transpose(points, [1, 0, 2])[:, :, None, :]  # [N, B, 1, 3]
     # Written out per column rather than as a reduction over a size-3 axis:
     # XLA fuses this into one vectorised pass over the blended transforms.
@@ -187,22 +188,97 @@ class _PointSet(tf.Module):
         return skin(rest, self.weights, transforms)
 
 
+def _gated(checks, tensor):
+    """`tensor`, available only after the run-time `checks` have passed.
+
+    Without the dependency a failing check could lose the race against the
+    raw TensorFlow error of the computation it guards.
+    """
+    with tf.control_dependencies(checks):
+        return tf.identity(tensor)
+
+
+def _as_tensor(value, name):
+    """`value` as a tensor; ValueError naming the argument if it is not convertible."""
+    try:
+        return tf.convert_to_tensor(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"SMPL: '{name}' must be a floating-point tensor, "
+                         f"got {type(value).__name__}") from error
+
+
 def _check_input(value, name, allowed_shapes, dtype):
     """Converts `value` to a `dtype` tensor; ValueError unless float with an allowed shape.
 
     `allowed_shapes` holds tuples of ints (fixed sizes) and strings (free sizes).
+    Fixed sizes left open by the static shape (in a `tf.function` with unknown
+    sizes) are checked at run time and then set, so the forward pass sees them.
     """
-    tensor = tf.convert_to_tensor(value)
+    tensor = _as_tensor(value, name)
     if not tensor.dtype.is_floating:
         raise ValueError(f"SMPL: '{name}' must be a floating-point tensor, got {tensor.dtype.name}")
     shape = tensor.shape
+    pretty = " or ".join("[" + ", ".join(str(a) for a in allowed) + "]"
+                         for allowed in allowed_shapes)
     for allowed in allowed_shapes:
         if shape.rank == len(allowed) and all(
                 isinstance(a, str) or s is None or a == s for a, s in zip(allowed, shape)):
-            return tf.cast(tensor, dtype)
-    pretty = " or ".join("[" + ", ".join(str(a) for a in allowed) + "]"
-                         for allowed in allowed_shapes)
+            return _with_fixed_sizes(tf.cast(tensor, dtype), allowed,
+                                     f"SMPL: '{name}' must have shape {pretty}")
     raise ValueError(f"SMPL: '{name}' must have shape {pretty}, got {shape.as_list()}")
+
+
+def _with_fixed_sizes(tensor, allowed, message):
+    """`tensor` with the fixed sizes of `allowed` that its static shape lacks checked and set."""
+    shape = tensor.shape
+    open_axes = [axis for axis, (size, static) in enumerate(zip(allowed, shape))
+                 if static is None and not isinstance(size, str)]
+    if not open_axes:
+        return tensor
+    checks = [tf.debugging.assert_equal(tf.shape(tensor)[axis], allowed[axis], message=message)
+              for axis in open_axes]
+    return tf.ensure_shape(_gated(checks, tensor), [
+        static if isinstance(size, str) else size for size, static in zip(allowed, shape)])
+
+
+def _check_num_betas(betas, num_betas):
+    """`betas` [B, S]; ValueError if S > num_betas.
+
+    The blend shapes and J(β) take S from the static shape: an S known only at
+    run time is checked then, and the betas are zero-padded to `num_betas`.
+    """
+    message = f"SMPL: 'betas' must have at most {num_betas} components for this model"
+    size = betas.shape[-1]
+    if size is not None:
+        if size > num_betas:
+            raise ValueError(f"{message}, got {size}")
+        return betas
+    size = tf.shape(betas)[-1]
+    check = tf.debugging.assert_less_equal(size, num_betas, message=message)
+    padded = tf.pad(_gated([check], betas), [[0, 0], [0, num_betas - size]])
+    return tf.ensure_shape(padded, [betas.shape[0], num_betas])
+
+
+def _check_batch_sizes(inputs):
+    """`inputs` ({name: tensor}, betas first); ValueError if their batch sizes differ.
+
+    Sizes unknown statically are compared at run time, the tensors then gated
+    on the comparisons (`_gated`).
+    """
+    (first_name, first), *others = inputs.items()
+    checks = []
+    for name, tensor in others:
+        size, first_size = tensor.shape[0], first.shape[0]
+        if size is None or first_size is None:
+            checks.append(tf.debugging.assert_equal(
+                tf.shape(tensor)[0], tf.shape(first)[0],
+                message=f"SMPL: '{name}' and '{first_name}' must have the same batch size"))
+        elif size != first_size:
+            raise ValueError(f"SMPL: '{name}' has batch {size} but '{first_name}' has "
+                             f"batch {first_size}")
+    if not checks:
+        return inputs
+    return {name: _gated(checks, tensor) for name, tensor in inputs.items()}
 
 
 def _check_vertex_ids(vertex_ids, num_vertices):
@@ -239,6 +315,11 @@ class SMPL(keras.layers.Layer):
       translation: optional [B, 3] added to all outputs but 'rest_joints'.
       return_vertices: also return the full mesh (otherwise only the landmark
         vertices are skinned, which is much cheaper).
+
+    All arguments share the batch size B, which may be 0. Bad arguments raise
+    ValueError naming them; sizes unknown until run time (in a `tf.function`)
+    are checked then, raising InvalidArgumentError naming them, except in a
+    function compiled as a whole with XLA, which drops assertions.
 
     Returns a dict of tensors:
       'vertices' [B, V, 3] (if return_vertices), 'joints' [B, 24, 3] posed
@@ -332,20 +413,30 @@ class SMPL(keras.layers.Layer):
         return super().__call__(*args, **kwargs)
 
     def call(self, betas, pose, translation=None, return_vertices=True):
-        dtype = self.compute_dtype
-        num_joints = constants.NUM_JOINTS
-        betas = _check_input(betas, "betas", [("B", "S")], dtype)
-        if betas.shape[-1] is not None and betas.shape[-1] > self.body_model.num_betas:
-            raise ValueError(f"SMPL: 'betas' must have at most {self.body_model.num_betas} "
-                             f"components for this model, got {betas.shape[-1]}")
-        pose = _check_input(pose, "pose", [("B", num_joints * 3), ("B", num_joints, 3),
-                                           ("B", num_joints, 3, 3)], dtype)
-        if translation is not None:
-            translation = _check_input(translation, "translation", [("B", 3)], dtype)
+        betas, pose, translation = self._checked_inputs(betas, pose, translation)
         if not self._jit_compile:
             return self._forward_impl(betas, pose, translation, bool(return_vertices))
         return self._forward_with_compiled_gradient(betas, pose, translation,
                                                     bool(return_vertices))
+
+    def _checked_inputs(self, betas, pose, translation):
+        """The call's arguments as tensors of the compute dtype, checked.
+
+        What the static shapes leave open is checked at run time here, outside
+        the XLA-compiled forward pass, where XLA would drop the assertions.
+        """
+        dtype = self.compute_dtype
+        num_joints = constants.NUM_JOINTS
+        inputs = {
+            "betas": _check_num_betas(_check_input(betas, "betas", [("B", "S")], dtype),
+                                      self.body_model.num_betas),
+            "pose": _check_input(pose, "pose", [("B", num_joints * 3), ("B", num_joints, 3),
+                                                ("B", num_joints, 3, 3)], dtype),
+        }
+        if translation is not None:
+            inputs["translation"] = _check_input(translation, "translation", [("B", 3)], dtype)
+        inputs = _check_batch_sizes(inputs)
+        return inputs["betas"], inputs["pose"], inputs.get("translation")
 
     def _forward_with_compiled_gradient(self, betas, pose, translation, return_vertices):
         """The XLA forward pass with an XLA backward pass.
