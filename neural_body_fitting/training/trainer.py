@@ -103,12 +103,15 @@ class Trainer:
                                                 data_identity, allow_changes=allow_run_changes)
         self.split = data.load_split(config.dataset_root, config.train_split, config.input_type,
                                      config.skip_bad_samples, config.num_landmarks)
-        stats_prefix = os.path.join(model_dir, "latent_stats")
-        if record is None or (changes and config.latent_stats):
+        # A resumed run keeps the statistics its latent was trained against,
+        # unless a deliberate change names new ones.
+        new_statistics = record is None or bool(changes and config.latent_stats)
+        if new_statistics:
             self.stats_mean, self.stats_std = latent_statistics(config, self.split)
-        else:  # A resumed run keeps the statistics its latent was trained against.
+        else:
             self.stats_mean, self.stats_std = statistics.load_latent_statistics(
-                stats_prefix, f"the run's latent statistics ({runs.record_path(model_dir)})")
+                self._statistics_prefix, f"the run's latent statistics "
+                f"({runs.record_path(model_dir)})")
         rotation_mode = "absolute" if config.use_absrot else "relative"
         self.latent_std = tf.constant(
             layouts.latent_from_statistics(self.stats_std, config.latent_components))
@@ -127,27 +130,19 @@ class Trainer:
                                                   latent_statistics=self.statistics)
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
                                                   max_to_keep=config.keep_checkpoints)
-        checkpoints.restore_latest(self.checkpoint, self.manager)
-        if record is not None and not (changes and config.latent_stats):
-            self._check_restored_statistics()
-        self.statistics.mean.assign(self.stats_mean)
-        self.statistics.std.assign(self.stats_std)
-        # The checkpoint also holds the model's latent mean; fine-tuning with
-        # new statistics must not have it restored to the old one.
-        self.model.latent_mean.assign(
-            layouts.latent_from_statistics(self.stats_mean, config.latent_components))
+        self._restore(check_statistics=not new_statistics)
         # Only now, with everything checked, is the run directory written.
         if record is None:
             record = runs.new_record(config, body_model, data_identity)
-            statistics.save_latent_statistics(stats_prefix, self.stats_mean, self.stats_std)
-            runs.write_record(model_dir, record)
         elif changes:
             logging.warning("Resuming %s with changes:\n  %s", model_dir, "\n  ".join(changes))
             record["history"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                       "step": self.step, "changes": changes,
                                       "config": config.to_dict()})
-            if config.latent_stats:
-                statistics.save_latent_statistics(stats_prefix, self.stats_mean, self.stats_std)
+        if new_statistics:
+            statistics.save_latent_statistics(self._statistics_prefix, self.stats_mean,
+                                              self.stats_std)
+        if new_statistics or changes:
             runs.write_record(model_dir, record)
         # The data position is not in the checkpoint (distributed iterators are
         # not checkpointable): the seeded pipeline skips the batches already seen.
@@ -162,13 +157,28 @@ class Trainer:
         self._train_step = tf.function(self._distributed_step, jit_compile=config.xla)
         self._stop_requested = False
 
-    def _check_restored_statistics(self):
-        """The statistics inside the checkpoint must be those beside it."""
-        if not np.allclose(self.statistics.mean.numpy(), self.stats_mean, rtol=0, atol=1e-12):
+    @property
+    def _statistics_prefix(self):
+        return os.path.join(self.model_dir, "latent_stats")
+
+    def _restore(self, check_statistics):
+        """Restores the newest readable checkpoint, then sets the run's statistics.
+
+        With `check_statistics` the statistics inside the checkpoint must be
+        those beside it; otherwise (new statistics) they replace the restored
+        ones, in the checkpoint's variables and in the model's latent mean.
+        """
+        path = checkpoints.restore_latest(self.checkpoint, self.manager)
+        if path and check_statistics and not np.array_equal(self.statistics.mean.numpy(),
+                                                           self.stats_mean):
             raise ValueError(
-                f"{self.manager.latest_checkpoint}: the latent statistics inside the checkpoint "
-                f"differ from {self.model_dir}/latent_stats_mean.npy; the run directory was "
-                "changed outside the library")
+                f"{path}: the latent statistics inside the checkpoint differ from "
+                f"{self._statistics_prefix}_mean.npy; the run directory was changed outside "
+                "the library")
+        self.statistics.mean.assign(self.stats_mean)
+        self.statistics.std.assign(self.stats_std)
+        self.model.latent_mean.assign(
+            layouts.latent_from_statistics(self.stats_mean, self.config.latent_components))
 
     @property
     def step(self):
