@@ -78,3 +78,15 @@ def test_commands_run_from_the_built_package_without_start_up_noise(built_packag
         "-m", "neural_body_fitting.cli.stats", f"--dataset_root={data}",
         f"--output={tmp_path / 'stats2'}", "--verbosity=1"], cwd=tmp_path)
     assert verbose.returncode == 0, verbose.stderr
+
+
+def test_commands_load_tensorflow_only_once_quieted():
+    """A command module that imported TensorFlow itself would print its start-up noise."""
+    script = ("import sys\n"
+              "import neural_body_fitting.cli.demo, neural_body_fitting.cli.make_data\n"
+              "import neural_body_fitting.cli.stats, neural_body_fitting.cli.prepare_up3d\n"
+              "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

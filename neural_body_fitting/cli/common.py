@@ -15,27 +15,28 @@ def _asks_for_verbosity(argv):
 
 
 def quiet_tensorflow(argv):
-    """Imports TensorFlow with its C++ start-up messages hidden (unless --verbosity is given).
+    """Hides TensorFlow's C++ logging for the whole command (unless --verbosity is given).
 
-    TensorFlow prints CUDA and CPU-feature notices from C++ before its logging
-    is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them: standard error
-    is pointed at /dev/null while TensorFlow loads and finds its devices.
+    TensorFlow, XLA and CUDA print notices from C++ straight to file
+    descriptor 2, before and after their logging is configured, so
+    TF_CPP_MIN_LOG_LEVEL cannot hide them all. Here descriptor 2 is pointed
+    at /dev/null (worker processes inherit it) and Python's `sys.stderr`, with
+    absl's log handler, moves to a copy of the original descriptor: Python
+    messages, progress bars and tracebacks still reach the terminal.
     """
     if _asks_for_verbosity(argv):
         return
+    from absl import logging
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
-    saved = os.dup(2)
+    python_stderr = os.fdopen(os.dup(2), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = python_stderr
+    logging.get_absl_handler().python_handler.setStream(python_stderr)
+    import tensorflow  # noqa: F401  (loads now, quietly, before any flag is parsed)
 
 
 def resolve_config_argument(argv):

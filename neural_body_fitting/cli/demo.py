@@ -15,11 +15,10 @@ import time
 import numpy as np
 from absl import flags, logging
 
-from neural_body_fitting import configs, training
+from neural_body_fitting import configs, evaluation, training
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.cli import common
 from neural_body_fitting.data import layout, synthesis
-from neural_body_fitting.evaluation import run_evaluation
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "demo_output", "Data and run directory.")
 SMPL_MODEL = common.define_smpl_model_flag()
@@ -65,8 +64,9 @@ def main(argv):
     metrics = trainer.train(max_seconds=TRAIN_SECONDS.value)
     print(f"Trained to step {trainer.step} in {time.perf_counter() - start:.0f} s "
           f"(last batch loss {metrics.get('loss', float('nan')):.3f}); run in {run_dir}")
-    rows = [("baseline: latent mean", run_evaluation(config, run_dir, "test", baseline=True)),
-            (f"NBF, {trainer.step} steps", run_evaluation(config, run_dir, "test"))]
+    rows = [("baseline: latent mean",
+             evaluation.run_evaluation(config, run_dir, "test", baseline=True)),
+            (f"NBF, {trainer.step} steps", evaluation.run_evaluation(config, run_dir, "test"))]
     print(f"\nHeld-out synthetic test set ({NUM_TEST.value} samples):")
     print("| model | 3D joint error (mm) | reconstruction error (mm) | PCKh | "
           "rotation error (rad) |")
