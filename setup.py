@@ -28,7 +28,8 @@ setup(
             for command, module in (
                 ("train", "train"), ("eval", "evaluate"), ("demo", "demo"),
                 ("make_data", "make_data"), ("stats", "stats"),
-                ("prepare_up3d", "prepare_up3d"), ("port", "port"))
+                ("prepare_up3d", "prepare_up3d"), ("port", "port"),
+                ("reproduce", "reproduce"))
         ]
     },
 )

@@ -6,10 +6,11 @@ Table 1 (input encodings): table1_rgb, table1_parts1, table1_parts3, table1_part
   table1_parts12, table1_parts24, table1_joints14, table1_joints24.
 Table 3 (loss terms): table3_lat, table3_lat_3d, table3_lat_2d, table3_lat_3d_2d,
   table3_3d, table3_2d.
-Table 4 (fraction of 3D labels, 2D labels for all): table4_3d020, table4_3d050,
-  table4_3d100, table4_3d000 — the fraction itself is chosen when the data
-  is made (`make_synthetic_dataset.py --latent_fraction=0.2`); these variants
-  only name the runs and use all three loss terms.
+Table 4 (fraction of 3D labels, 2D labels for all): table4_3d100, table4_3d050,
+  table4_3d020, table4_3d010, table4_3d005, table4_3d000 — the fraction itself
+  is the share of latent flags 1 in the training list (`nbf-make-data
+  --latent_fraction=0.2`, or the re-flagged lists of `nbf-reproduce`); these
+  variants only name the runs and use all three loss terms.
 """
 from neural_body_fitting.configs.base import default_config
 
@@ -20,6 +21,7 @@ LOSSES = {
 }
 TABLE3 = {"lat": ("lat",), "lat_3d": ("lat", "3d"), "lat_2d": ("lat", "2d"),
           "lat_3d_2d": ("lat", "3d", "2d"), "3d": ("3d",), "2d": ("2d",)}
+TABLE4_FRACTIONS = ("100", "050", "020", "010", "005", "000")  # Percent of samples with 3D labels.
 
 
 def variants():
@@ -32,7 +34,7 @@ def variants():
         for part in parts:
             terms.update(LOSSES[part])
         names[f"table3_{name}"] = {"loss_terms": terms}
-    for fraction in ("000", "020", "050", "100"):
+    for fraction in TABLE4_FRACTIONS:
         names[f"table4_3d{fraction}"] = {"loss_terms": {**LOSSES["lat"], **LOSSES["3d"],
                                                         **LOSSES["2d"]}}
     return names

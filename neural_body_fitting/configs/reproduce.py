@@ -1,0 +1,129 @@
+"""The paper's Tables 1, 3 and 4 at reduced scale: which variants, the paper's
+numbers, and the one training recipe every variant of a table shares
+(used by `nbf-reproduce`).
+
+A variant is an ablation of `configs/ablations.py` plus, for Table 4, the
+share of training samples that keep their 3D labels. The paper's numbers are
+those of `docs/paper_results.md`: real data (UP-3D) and the real SMPL model,
+so they are anchors, not targets, for runs on synthetic data.
+"""
+import dataclasses
+
+from neural_body_fitting.configs import ablations
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    label: str  # The paper's name of the row.
+    ablation: str  # A variant of configs/ablations.py.
+    paper: dict  # Evaluation summary key (mean_err_joints3D, ...) -> the paper's value.
+    fraction_3d: float = 1.0  # Share of training samples whose latent flag is 1.
+
+    @property
+    def train_split(self):
+        return fraction_split(self.fraction_3d)
+
+    @property
+    def num_landmarks(self):
+        """Landmarks the variant's data must store (24 for Table 1's joints24)."""
+        return ablations.get_config(self.ablation).num_landmarks
+
+
+def fraction_split(fraction_3d):
+    """The training list: `train`, or for fewer 3D labels a re-flagged copy (`train_3d020`)."""
+    return "train" if fraction_3d == 1.0 else f"train_3d{round(100 * fraction_3d):03d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    title: str
+    paper_source: str  # What the paper's numbers measure.
+    variants: dict  # name -> Variant, in the paper's order.
+
+
+def _paper(err_joints3D=None, err_quat=None):
+    """The paper's numbers of a row, under the keys of our evaluation summary."""
+    values = {"mean_err_joints3D": err_joints3D, "mean_err_quat": err_quat}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _table4():
+    paper = {"100": 83.1, "020": 82.8, "000": 198.0}
+    return {f"3d{percent}": Variant(
+        f"{int(percent)}% of samples with 3D labels", f"table4_3d{percent}",
+        _paper(paper.get(percent)),
+        fraction_3d=int(percent) / 100) for percent in ablations.TABLE4_FRACTIONS}
+
+
+TABLES = {
+    "table1": Table("Table 1: the stage-2 input", "UP-3D, 3D joint error (mm)", {
+        "rgb": Variant("RGB image", "table1_rgb", _paper(98.5)),
+        "parts1": Variant("segmentation, 1 part", "table1_parts1", _paper(95.5)),
+        "parts3": Variant("segmentation, 3 parts", "table1_parts3", _paper(36.5)),
+        "parts6": Variant("segmentation, 6 parts", "table1_parts6", _paper(29.4)),
+        "parts12": Variant("segmentation, 12 parts", "table1_parts12", _paper(27.8)),
+        "parts24": Variant("segmentation, 24 parts", "table1_parts24", _paper(28.8)),
+        "joints14": Variant("joint maps, 14 joints", "table1_joints14", _paper(28.8)),
+        "joints24": Variant("joint maps, 24 joints", "table1_joints24", _paper(27.7)),
+    }),
+    "table3": Table("Table 3: which losses to use",
+                    "UP-3D validation, predicted segmentations, 3D joint error (mm)", {
+        "lat": Variant("L_lat", "table3_lat", _paper(83.7)),
+        "lat_3d": Variant("L_lat + L_3D", "table3_lat_3d", _paper(82.3)),
+        "lat_2d": Variant("L_lat + L_2D", "table3_lat_2d", _paper(83.1)),
+        "lat_3d_2d": Variant("L_lat + L_3D + L_2D", "table3_lat_3d_2d", _paper(82.0)),
+        "3d": Variant("L_3D alone", "table3_3d", _paper(83.7, err_quat=1.962)),
+        "2d": Variant("L_2D alone", "table3_2d", _paper(198.0)),
+    }),
+    "table4": Table("Table 4: how much 3D supervision is needed",
+                    "3D joint error (mm)", _table4()),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """The reduced-scale recipe: the same for every variant of a table, never tuned per variant.
+
+    The defaults take ~0.4 s per step on a 2-core CPU (64 px, batch 16), about
+    15 minutes per variant with evaluation (README: "Reproducing the paper's tables").
+    """
+    input_size: int = 64
+    steps: int = 2000
+    batch_size: int = 16
+    num_train: int = 2000
+    num_test: int = 200
+    lr: float = 3e-4
+    lr_policy: str = "poly"
+
+
+def variant_config(variant, budget, dataset_root, body_model=""):
+    """The config of one variant trained with `budget` on the data in `dataset_root`.
+
+    Besides the budget, every variant gets what the `demo` experiment found
+    short CPU runs need: batch-norm decay 0.9 (with the original's 0.997 the
+    test-time statistics of a short run are still far from the batch
+    statistics) and the inputs cached in memory. XLA stays off, as in the
+    ablations: on the 2-core CPU a step at the defaults took 3.2 s with it
+    against 0.4 s without, after half a minute of compilation.
+    """
+    config = ablations.get_config(variant.ablation)
+    config.dataset_root = dataset_root
+    config.train_split = variant.train_split
+    config.eval_split = "test"
+    config.body_model = body_model or ""
+    config.input_size = budget.input_size
+    config.batch_size = budget.batch_size
+    config.lr = budget.lr
+    config.lr_policy = budget.lr_policy
+    config.max_steps = budget.steps
+    config.bn_decay = 0.9
+    config.cache_inputs = True
+    # An interrupted variant loses at most an eighth of its steps; a checkpoint
+    # (model and Adam's moments) is ~0.3 GB, so only the latest is kept.
+    config.save_freq = max(budget.steps // 8, 100)
+    config.keep_checkpoints = 1
+    config.summary_freq = max(budget.steps // 40, 1)
+    config.image_summaries = False
+    if "validation_freq" in config:  # Learning curves, where the trainer writes them.
+        config.validation_freq = max(budget.steps // 20, 1)
+    return config

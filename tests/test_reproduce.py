@@ -1,0 +1,94 @@
+"""`nbf-reproduce` at a tiny budget: the table files hold every variant, and a
+second call trains nothing."""
+import csv
+import math
+
+import pytest
+
+from neural_body_fitting.cli import reproduce as command
+from neural_body_fitting.configs import reproduce
+
+TINY = reproduce.Budget(input_size=32, steps=3, batch_size=4, num_train=12, num_test=4,
+                        lr=1e-3, lr_policy="constant")
+VARIANTS = ["lat", "lat_3d"]
+
+
+def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypatch, capsys):
+    constructed = []
+    trainer_class = command.training.Trainer
+
+    def counting_trainer(*args, **kwargs):
+        constructed.append(args[1])
+        return trainer_class(*args, **kwargs)
+
+    monkeypatch.setattr(command.training, "Trainer", counting_trainer)
+    first = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
+    assert len(constructed) == 2
+    assert set(first) == {*VARIANTS, command.BASELINE}
+    for name in VARIANTS:
+        assert first[name]["steps"] == TINY.steps
+        assert all(math.isfinite(v) for v in first[name]["metrics"].values())
+
+    markdown = (tmp_path / "table3.md").read_text()
+    for name, label, paper in (("lat", "L_lat", "83.7"), ("lat_3d", "L_lat + L_3D", "82.3")):
+        row = next(line for line in markdown.splitlines() if line.startswith(f"| {name} |"))
+        assert f"| {label} |" in row and f"| {paper} |" in row, row
+    with open(tmp_path / "table3.csv", newline="") as stream:
+        records = {r["variant"]: r for r in csv.DictReader(stream)}
+    assert set(records) == {*VARIANTS, command.BASELINE}
+    for name in VARIANTS:
+        for key, _, _ in command.METRICS:
+            assert math.isfinite(float(records[name][key]))
+    assert records["lat"]["paper_mean_err_joints3D"] == "83.7"
+    assert (tmp_path / "table3.png").read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "table3_curves.png").exists()  # The runs wrote no validation.csv.
+
+    capsys.readouterr()
+    second = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
+    output = capsys.readouterr().out
+    assert len(constructed) == 2, "the second call trained"
+    assert second == first
+    for name in (*VARIANTS, command.BASELINE):
+        assert f"  {name}: cached (" in output, output
+    assert "table3: total wall time" in output
+
+
+def test_unknown_variants_and_another_budget_are_refused(tmp_path):
+    with pytest.raises(command.RequestError, match=r"unknown variants \['lat_4d'\]"):
+        command.select_variants("table3", ["lat", "lat_4d"])
+    command.check_budget(str(tmp_path), TINY, "synthetic")
+    with pytest.raises(command.RequestError, match="steps: 3 there, 4 here"):
+        command.check_budget(str(tmp_path), reproduce.Budget(
+            input_size=32, steps=4, batch_size=4, num_train=12, num_test=4, lr=1e-3,
+            lr_policy="constant"), "synthetic")
+
+
+def test_table4_lists_flag_nested_subsets(tmp_path):
+    from neural_body_fitting.data import layout
+
+    ids = [f"train_{i:06d}" for i in range(40)]
+    layout.write_split_list(str(tmp_path), "train", [(i, 1) for i in ids])
+    command.write_fraction_lists(str(tmp_path), [0.0, 0.05, 0.1, 0.2, 0.5])
+    flagged = {}
+    for fraction in (0.0, 0.05, 0.1, 0.2, 0.5):
+        entries = layout.read_split_list(str(tmp_path), reproduce.fraction_split(fraction))
+        assert [sample_id for sample_id, _ in entries] == ids
+        flagged[fraction] = {sample_id for sample_id, flag in entries if flag}
+        assert len(flagged[fraction]) == round(fraction * len(ids))
+    assert flagged[0.05] <= flagged[0.1] <= flagged[0.2] <= flagged[0.5]
+    assert reproduce.fraction_split(0.2) == "train_3d020"
+
+
+def test_learning_curves_are_plotted_from_the_runs_validation_files(tmp_path):
+    with_curve, without = tmp_path / "lat" / "run", tmp_path / "2d" / "run"
+    with_curve.mkdir(parents=True)
+    without.mkdir(parents=True)
+    (with_curve / "validation.csv").write_text(
+        "step,mean_err_joints3D,mean_recon_err,mean_pckh,mean_err_quat\n"
+        "100,250.0,150.0,0.5,1.2\n200,200.0,120.0,0.6,1.0\n")
+    assert command.read_validation(str(with_curve)) == ([100, 200], [150.0, 120.0])
+    path = tmp_path / "table3_curves.png"
+    command.plot_curves(str(path), "table3", {"2d": str(without)})
+    assert not path.exists()
+    command.plot_curves(str(path), "table3", {"lat": str(with_curve), "2d": str(without)})
+    assert path.read_bytes().startswith(b"\x89PNG")
