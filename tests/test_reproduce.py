@@ -10,7 +10,7 @@ from neural_body_fitting.configs import reproduce
 
 TINY = reproduce.Budget(input_size=32, steps=3, batch_size=4, num_train=12, num_test=4,
                         lr=1e-3, lr_policy="constant")
-VARIANTS = ["lat", "lat_3d"]
+VARIANTS = ["lat"]  # One variant: each costs ~30 s of graph tracing.
 
 
 def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypatch, capsys):
@@ -23,14 +23,14 @@ def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypat
 
     monkeypatch.setattr(command.training, "Trainer", counting_trainer)
     first = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
-    assert len(constructed) == 2
+    assert len(constructed) == 1
     assert set(first) == {*VARIANTS, command.BASELINE}
     for name in VARIANTS:
         assert first[name]["steps"] == TINY.steps
         assert all(math.isfinite(v) for v in first[name]["metrics"].values())
 
     markdown = (tmp_path / "table3.md").read_text()
-    for name, label, paper in (("lat", "L_lat", "83.7"), ("lat_3d", "L_lat + L_3D", "82.3")):
+    for name, label, paper in (("lat", "L_lat", "83.7"),):
         row = next(line for line in markdown.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {label} |" in row and f"| {paper} |" in row, row
     with open(tmp_path / "table3.csv", newline="") as stream:
@@ -41,12 +41,12 @@ def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypat
             assert math.isfinite(float(records[name][key]))
     assert records["lat"]["paper_mean_err_joints3D"] == "83.7"
     assert (tmp_path / "table3.png").read_bytes().startswith(b"\x89PNG")
-    assert not (tmp_path / "table3_curves.png").exists()  # The runs wrote no validation.csv.
+    assert (tmp_path / "table3_curves.png").read_bytes().startswith(b"\x89PNG")
 
     capsys.readouterr()
     second = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
     output = capsys.readouterr().out
-    assert len(constructed) == 2, "the second call trained"
+    assert len(constructed) == 1, "the second call trained"
     assert second == first
     for name in (*VARIANTS, command.BASELINE):
         assert f"  {name}: cached (" in output, output
@@ -84,8 +84,8 @@ def test_learning_curves_are_plotted_from_the_runs_validation_files(tmp_path):
     with_curve.mkdir(parents=True)
     without.mkdir(parents=True)
     (with_curve / "validation.csv").write_text(
-        "step,mean_err_joints3D,mean_recon_err,mean_pckh,mean_err_quat\n"
-        "100,250.0,150.0,0.5,1.2\n200,200.0,120.0,0.6,1.0\n")
+        "step,mean_err_joints3D,mean_recon_err,mean_pckh,mean_err_quat,median_recon_err\n"
+        "100,250.0,150.0,0.5,1.2,140.0\n200,200.0,120.0,0.6,1.0,110.0\n")
     assert command.read_validation(str(with_curve)) == ([100, 200], [150.0, 120.0])
     path = tmp_path / "table3_curves.png"
     command.plot_curves(str(path), "table3", {"2d": str(without)})

@@ -174,7 +174,7 @@ def train_and_evaluate(config, run_dir, steps, progress):
     start = time.perf_counter()
     trainer = training.Trainer(config, run_dir, progress=progress)
     first_step = trainer.step
-    trainer.train(max_steps=steps)
+    trainer.train(max_steps=steps, on_step=evaluation.Validator(trainer))
     trained = time.perf_counter()
     summary = evaluation.run_evaluation(config, run_dir, "test")
     return {"metrics": {key: summary[key] for key, _, _ in METRICS},
@@ -309,13 +309,9 @@ def plot_bars(path, table, selected, results):
 
 def read_validation(run_dir):
     """(steps, Procrustes mean errors) of a run's validation.csv, or None without one."""
-    path = os.path.join(run_dir, "validation.csv")
-    if not os.path.isfile(path):
-        return None
-    with open(path, newline="") as stream:
-        records = list(csv.DictReader(stream))
-    return ([int(float(r["step"])) for r in records],
-            [float(r["mean_recon_err"]) for r in records])
+    rows = evaluation.read_validation_csv(os.path.join(run_dir, "validation.csv"))
+    return ([row["step"] for row in rows], [row["mean_recon_err"] for row in rows]) if rows \
+        else None
 
 
 def plot_curves(path, table, run_dirs):

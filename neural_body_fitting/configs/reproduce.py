@@ -124,6 +124,5 @@ def variant_config(variant, budget, dataset_root, body_model=""):
     config.keep_checkpoints = 1
     config.summary_freq = max(budget.steps // 40, 1)
     config.image_summaries = False
-    if "validation_freq" in config:  # Learning curves, where the trainer writes them.
-        config.validation_freq = max(budget.steps // 20, 1)
+    config.validation_freq = max(budget.steps // 20, 1)  # The learning curves.
     return config
