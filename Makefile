@@ -14,7 +14,7 @@ $(STAMP): setup.py requirements.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests  # Two workers: much of a test is single-threaded tracing.
 
 demo: $(STAMP)
 	$(PY) -m neural_body_fitting.cli.demo

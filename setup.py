@@ -21,7 +21,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["neural_body_fitting", "neural_body_fitting.*"]),
     install_requires=_requirements(),
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"]},
     entry_points={
         "console_scripts": [
             f"nbf-{command.replace('_', '-')}=neural_body_fitting.cli.{module}:run"
