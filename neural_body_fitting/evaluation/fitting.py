@@ -35,7 +35,7 @@ from neural_body_fitting.utils import files
 METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
 
 
-def evaluate(model, dataset, num_samples, config, output=None, body_model=None):
+def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None):
     """Runs `model` over `dataset` (unshuffled batches) and computes the metrics.
 
     Args:
@@ -44,10 +44,13 @@ def evaluate(model, dataset, num_samples, config, output=None, body_model=None):
       num_samples: number of samples to use (the split's size).
       config: the experiment config (use_gt_translation, num_landmarks, use_absrot).
       output: path prefix for the .npz and .csv files, or None.
+      truth_layer: SMPL layer of the model's body model for the ground truth
+        (made here if None; callers evaluating repeatedly pass one).
     Returns:
       (summary dict, per-sample dict of arrays).
     """
-    truth_layer = smpl.SMPL(body_model if body_model is not None else model.smpl.body_model)
+    if truth_layer is None:
+        truth_layer = smpl.SMPL(model.smpl.body_model)
     head = constants.LANDMARK14_HEAD if config.num_landmarks == 14 else (12, 15)
     rows = {key: [] for key in ("id", *METRICS)}
     predictions = {"betas": [], "rotations": [], "joints": []}
@@ -178,6 +181,8 @@ class Validator:
         self.frequency = config.validation_freq
         self.dataset, self.num_samples = evaluation_dataset(config, config.eval_split,
                                                             trainer.stats_mean, cache=True)
+        # Built once: a new SMPL layer per validation would be compiled again each time.
+        self.truth_layer = smpl.SMPL(trainer.model.smpl.body_model)
         self.path = os.path.join(trainer.model_dir, "validation.csv")
         self.writer = tf.summary.create_file_writer(
             os.path.join(trainer.model_dir, "validation"))
@@ -187,7 +192,7 @@ class Validator:
         if not self.frequency or step % self.frequency:
             return None
         summary = evaluate(self.trainer.model, self.dataset, self.num_samples,
-                           self.trainer.config)[0]
+                           self.trainer.config, truth_layer=self.truth_layer)[0]
         with self.writer.as_default(step=step):
             for key in self.COLUMNS[1:]:
                 tf.summary.scalar(f"validation/{key}", summary[key])
