@@ -6,11 +6,11 @@ import math
 import pytest
 
 from neural_body_fitting.cli import reproduce as command
-from neural_body_fitting.configs import reproduce
+from neural_body_fitting.configs import experiments, reproduce
 
 TINY = reproduce.Budget(input_size=32, steps=3, batch_size=4, num_train=12, num_test=4,
                         lr=1e-3, lr_policy="constant")
-VARIANTS = ["lat"]  # One variant: each costs ~30 s of graph tracing.
+VARIANTS = ["lat", "3d"]  # Each costs ~30 s of graph tracing.
 
 
 def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypatch, capsys):
@@ -23,14 +23,14 @@ def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypat
 
     monkeypatch.setattr(command.training, "Trainer", counting_trainer)
     first = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
-    assert len(constructed) == 1
+    assert len(constructed) == len(VARIANTS)
     assert set(first) == {*VARIANTS, command.BASELINE}
     for name in VARIANTS:
         assert first[name]["steps"] == TINY.steps
         assert all(math.isfinite(v) for v in first[name]["metrics"].values())
 
     markdown = (tmp_path / "table3.md").read_text()
-    for name, label, paper in (("lat", "L_lat", "83.7"),):
+    for name, label, paper in (("lat", "L_lat", "83.7"), ("3d", "L_3D alone", "83.7")):
         row = next(line for line in markdown.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {label} |" in row and f"| {paper} |" in row, row
     with open(tmp_path / "table3.csv", newline="") as stream:
@@ -46,7 +46,7 @@ def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypat
     capsys.readouterr()
     second = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
     output = capsys.readouterr().out
-    assert len(constructed) == 1, "the second call trained"
+    assert len(constructed) == len(VARIANTS), "the second call trained"
     assert second == first
     for name in (*VARIANTS, command.BASELINE):
         assert f"  {name}: cached (" in output, output
@@ -86,9 +86,24 @@ def test_learning_curves_are_plotted_from_the_runs_validation_files(tmp_path):
     (with_curve / "validation.csv").write_text(
         "step,mean_err_joints3D,mean_recon_err,mean_pckh,mean_err_quat,median_recon_err\n"
         "100,250.0,150.0,0.5,1.2,140.0\n200,200.0,120.0,0.6,1.0,110.0\n")
-    assert command.read_validation(str(with_curve)) == ([100, 200], [150.0, 120.0])
+    plots = command.evaluation.plots
+    curves = plots.run_curves({"lat": str(with_curve), "2d": str(without)})
+    assert list(curves) == ["lat"]
+    assert [(row["step"], row["mean_recon_err"]) for row in curves["lat"]] == [
+        (100, 150.0), (200, 120.0)]
     path = tmp_path / "table3_curves.png"
-    command.plot_curves(str(path), "table3", {"2d": str(without)})
+    assert not plots.plot_learning_curves(str(path), {}, "no runs")
     assert not path.exists()
-    command.plot_curves(str(path), "table3", {"lat": str(with_curve), "2d": str(without)})
+    assert plots.plot_learning_curves(str(path), curves, "Table 3",
+                                      metrics=("mean_err_joints3D", "mean_recon_err"),
+                                      baselines={"mean_recon_err": 160.0})
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_default_budget_is_the_demo_recipe():
+    """The tables train with the recipe that `make demo` shows learns the articulated pose."""
+    budget, demo = reproduce.Budget(), experiments.get_experiment("demo")
+    assert (budget.input_size, budget.batch_size, budget.steps, budget.lr, budget.lr_policy) == (
+        demo.input_size, demo.batch_size, demo.max_steps, demo.lr, demo.lr_policy)
+    config = reproduce.variant_config(reproduce.TABLES["table3"].variants["lat"], budget, "/d")
+    assert (config.bn_decay, config.xla) == (demo.bn_decay, demo.xla)

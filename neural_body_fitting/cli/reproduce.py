@@ -269,28 +269,12 @@ def csv_text(selected, results):
     return text.getvalue()
 
 
-def save_figure(figure, path):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    files.atomic_write(path, buffer.getvalue())
-
-
-def new_figure(width):
-    """A matplotlib figure on the Agg canvas (no display, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, 4.5))
-    FigureCanvasAgg(figure)
-    return figure
-
-
 def plot_bars(path, table, selected, results):
     """Our 3D joint error beside the paper's per variant, the untrained network as a line."""
     key = "mean_err_joints3D"
     names = list(selected)
     x = np.arange(len(names))
-    figure = new_figure(2 + 1.1 * len(names))
+    figure = evaluation.plots.new_figure(2 + 1.1 * len(names))
     axes = figure.add_subplot()
     axes.bar(x - 0.2, [results[n]["metrics"][key] for n in names], 0.4,
              label="ours (synthetic data, reduced scale)")
@@ -303,33 +287,7 @@ def plot_bars(path, table, selected, results):
     axes.set_ylabel("3D joint error (mm)")
     axes.set_title(reproduce.TABLES[table].title)
     axes.legend(fontsize="small")
-    figure.tight_layout()
-    save_figure(figure, path)
-
-
-def read_validation(run_dir):
-    """(steps, Procrustes mean errors) of a run's validation.csv, or None without one."""
-    rows = evaluation.read_validation_csv(os.path.join(run_dir, "validation.csv"))
-    return ([row["step"] for row in rows], [row["mean_recon_err"] for row in rows]) if rows \
-        else None
-
-
-def plot_curves(path, table, run_dirs):
-    """Procrustes error against step per variant, if the runs wrote validation.csv."""
-    curves = {name: read_validation(run_dir) for name, run_dir in run_dirs.items()}
-    curves = {name: curve for name, curve in curves.items() if curve}
-    if not curves:
-        return
-    figure = new_figure(7)
-    axes = figure.add_subplot()
-    for name, (steps, errors) in curves.items():
-        axes.plot(steps, errors, marker=".", label=name)
-    axes.set_xlabel("step")
-    axes.set_ylabel("Procrustes mean error (mm)")
-    axes.set_title(f"{reproduce.TABLES[table].title}: held-out error while training")
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    save_figure(figure, path)
+    evaluation.plots.save_figure(figure, path)
 
 
 def write_reports(table, output_dir, selected, results, budget, body_model_name, run_dirs):
@@ -339,7 +297,9 @@ def write_reports(table, output_dir, selected, results, budget, body_model_name,
                                                 body_model_name))
     files.atomic_write(f"{prefix}.csv", csv_text(selected, results))
     plot_bars(f"{prefix}.png", table, selected, results)
-    plot_curves(f"{prefix}_curves.png", table, run_dirs)
+    plots = evaluation.plots
+    plots.plot_learning_curves(f"{prefix}_curves.png", plots.run_curves(run_dirs),
+                               f"{reproduce.TABLES[table].title}: held-out error while training")
     print(f"Wrote {prefix}.md, .csv and .png")
 
 

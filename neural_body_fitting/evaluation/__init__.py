@@ -1,9 +1,9 @@
-"""Evaluation: the original's metrics and the evaluation of a trained run."""
+"""Evaluation: the original's metrics, the evaluation of a trained run, and its plots."""
 from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("fitting", "metrics"),
+    submodules=("fitting", "metrics", "plots"),
     exports={
         "metrics": ("procrustes_align", "pckh", "sample_metrics", "quartile_ids"),
         "fitting": ("METRICS", "Validator", "evaluate", "evaluation_dataset", "load_run_model",
