@@ -1,11 +1,16 @@
-"""Ports an original NBF TF1 fitting checkpoint to a TF2 checkpoint and Keras weights.
+"""Ports an original NBF TF1 checkpoint (either stage) to a TF2 checkpoint and Keras weights.
 
     nbf-port --tf1_checkpoint=/old/model.ckpt-100000 \
         --config=demo_up --latent_stats=/data/up3d/latent_stats \
         --output_dir=/runs/ported
+    nbf-port --tf1_checkpoint=/old/refinenet_up/model.ckpt-22000 \
+        --output_dir=/runs/ported_segmenter
 
-Prints every assigned, missing, unmapped and ignored (optimizer bookkeeping)
-variable count; a shape mismatch stops with the variable's name.
+The stage (the fitting network or the segmenter) is read from the
+checkpoint's variable names; with --stage, a checkpoint of the other stage
+is refused before any network is built. Prints every assigned, missing, unmapped and ignored
+(optimizer bookkeeping) variable count; a shape mismatch stops with the
+variable's name.
 """
 
 from absl import flags
@@ -17,15 +22,21 @@ from neural_body_fitting.data import statistics
 CONFIG = common.define_config_flag()
 TF1_CHECKPOINT = flags.DEFINE_string("tf1_checkpoint", None, "TF1 checkpoint prefix or folder.",
                                      required=True)
+STAGE = flags.DEFINE_enum("stage", None, ["fitting", "segmentation"],
+                          "The network the checkpoint must hold (default: whichever it holds).")
 LATENT_STATS = flags.DEFINE_string("latent_stats", None,
-                                   "Prefix of <prefix>_mean.npy (the run's latent statistics).")
+                                   "fitting: prefix of <prefix>_mean.npy (the run's latent "
+                                   "statistics).")
+SEGMENTER = flags.DEFINE_string("segmenter", "refinenet_resnet_v1_101",
+                                "segmentation: the segmenter the checkpoint holds.")
+SEGMENTATION_SIZE = flags.DEFINE_integer("segmentation_input_size", 512,
+                                         "segmentation: the input size of the ported model.")
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write.", required=True)
 SMPL_MODEL = common.define_smpl_model_flag()
 ALLOW_MISSING = flags.DEFINE_bool("allow_missing", False, "Keep initial values for missing ones.")
 
 
-def main(argv):
-    del argv
+def port_fitting(path):
     config = configs.validate(CONFIG.value)
     if SMPL_MODEL.value:
         config.body_model = SMPL_MODEL.value
@@ -33,8 +44,25 @@ def main(argv):
     if LATENT_STATS.value:
         mean, _ = statistics.load_latent_statistics(LATENT_STATS.value, "--latent_stats")
     model = networks.build_fitting_model(config, mean)
-    report, checkpoint, weights = porting.port_fitting_checkpoint(
-        TF1_CHECKPOINT.value, model, OUTPUT_DIR.value, ALLOW_MISSING.value)
+    return porting.port_fitting_checkpoint(path, model, OUTPUT_DIR.value, ALLOW_MISSING.value)
+
+
+def port_segmentation(path):
+    model = networks.build_segmentation_model(SEGMENTER.value, SEGMENTATION_SIZE.value)
+    return porting.port_segmentation_checkpoint(path, model, OUTPUT_DIR.value,
+                                                ALLOW_MISSING.value)
+
+
+def main(argv):
+    del argv
+    path = TF1_CHECKPOINT.value
+    stage = porting.detect_stage(path)
+    if STAGE.value not in (None, stage):
+        raise ValueError(f"{path}: --stage={STAGE.value}, but this is a {stage} checkpoint "
+                         f"(variables under '{porting.STAGE_SCOPES[stage]}')")
+    print(f"{path}: {stage} checkpoint")
+    port = port_fitting if stage == "fitting" else port_segmentation
+    report, checkpoint, weights = port(path)
     for key in ("assigned", "missing", "unmapped", "ignored"):
         print(f"{key}: {len(report[key])}")
         if key in ("missing", "unmapped"):

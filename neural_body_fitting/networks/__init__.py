@@ -1,12 +1,14 @@
-"""Networks: slim-faithful backbones described as data, and the fitting network."""
+"""Networks: slim-faithful backbones described as data, the stage-1 segmenters and the
+fitting network."""
 from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("backbones", "fitting"),
+    submodules=("backbones", "fitting", "segmentation"),
     exports={
         "backbones": ("BN_DECAY", "Block", "ENCODERS", "build_encoder", "slim_variable_names",
-                      "resnet_v1", "resnet_v2", "vgg_16"),
+                      "resnet_v1", "resnet_v1_101", "resnet_v2", "vgg_16"),
         "fitting": ("NBFModel", "build_fitting_model", "fitting_options"),
+        "segmentation": ("SEGMENTERS", "build_segmentation_model", "legacy_resize_bilinear"),
     },
 )
