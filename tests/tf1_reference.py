@@ -25,17 +25,23 @@ RESNET_V1_50 = ((64, 3, 2), (128, 4, 2), (256, 6, 2), (512, 3, 1))
 RESNET_V1_101 = ((64, 3, 1), (128, 4, 2), (256, 23, 2), (512, 3, 2))
 
 
-def _random(shape, rng, positive=False):
-    value = rng.uniform(0.5, 1.5, shape) if positive else rng.normal(0, 0.1, shape)
-    return v1.constant_initializer(value.astype(np.float32))
+def _random(rng, positive=False, stddev=0.1):
+    """A seeded TF initializer: N(0, stddev), or U(0.5, 1.5) if `positive`.
+
+    (Drawn by TF in the session rather than embedded as constants, which
+    would put a ResNet-101's 400 MB into the graph.)
+    """
+    seed = int(rng.integers(2 ** 31 - 1))
+    if positive:
+        return v1.random_uniform_initializer(0.5, 1.5, seed=seed)
+    return v1.random_normal_initializer(0.0, stddev, seed=seed)
 
 
 def _conv(x, filters, kernel, stride, scope, rng, relu=True, rate=1):
     with v1.variable_scope(scope):
         shape = (kernel, kernel, int(x.shape[-1]), filters)
         scale = np.sqrt(2.0 / np.prod(shape[:3]))  # He initialisation keeps activations sane.
-        weights = v1.get_variable("weights", shape, initializer=v1.constant_initializer(
-            rng.normal(0, scale, shape).astype(np.float32)))
+        weights = v1.get_variable("weights", shape, initializer=_random(rng, stddev=scale))
         if stride > 1 and kernel > 1:
             total = kernel - 1
             x = tf.pad(x, [[0, 0], [total // 2, total - total // 2],
@@ -48,12 +54,12 @@ def _conv(x, filters, kernel, stride, scope, rng, relu=True, rate=1):
         else:
             y = tf.nn.conv2d(x, weights, [1, stride, stride, 1], padding)
         with v1.variable_scope("BatchNorm"):
-            beta = v1.get_variable("beta", [filters], initializer=_random([filters], rng))
+            beta = v1.get_variable("beta", [filters], initializer=_random(rng))
             gamma = v1.get_variable("gamma", [filters],
-                                    initializer=_random([filters], rng, positive=True))
-            mean = v1.get_variable("moving_mean", [filters], initializer=_random([filters], rng))
+                                    initializer=_random(rng, positive=True))
+            mean = v1.get_variable("moving_mean", [filters], initializer=_random(rng))
             variance = v1.get_variable("moving_variance", [filters],
-                                       initializer=_random([filters], rng, positive=True))
+                                       initializer=_random(rng, positive=True))
         y = tf.nn.batch_normalization(y, mean, variance, beta, gamma, 1e-5)
         return tf.nn.relu(y) if relu else y
 
@@ -100,8 +106,8 @@ def build_generator(images, latent_size, seed=0):
         x = build_resnet_v1(images, "resnet_v1_50", RESNET_V1_50, rng)[-1]
         features = tf.reduce_mean(x, axis=[1, 2])
         weights = v1.get_variable("weights", [features.shape[-1], latent_size],
-                                  initializer=_random([features.shape[-1], latent_size], rng))
-        biases = v1.get_variable("biases", [latent_size], initializer=_random([latent_size], rng))
+                                  initializer=_random(rng))
+        biases = v1.get_variable("biases", [latent_size], initializer=_random(rng))
         return tf.matmul(features, weights) + biases
 
 
@@ -111,9 +117,8 @@ def _decoder_conv(x, depth, rng, scope=None):
         shape = (3, 3, int(x.shape[-1]), depth)
         # Scaled so that the decoder's repeated doubling keeps values near 1.
         scale = 0.5 / np.sqrt(np.prod(shape[:3]))
-        weights = v1.get_variable("weights", shape, initializer=v1.constant_initializer(
-            rng.normal(0, scale, shape).astype(np.float32)))
-        biases = v1.get_variable("biases", [depth], initializer=_random([depth], rng))
+        weights = v1.get_variable("weights", shape, initializer=_random(rng, stddev=scale))
+        biases = v1.get_variable("biases", [depth], initializer=_random(rng))
         return tf.nn.conv2d(x, weights, 1, "SAME") + biases
 
 
@@ -150,11 +155,12 @@ def build_refinenet(images, num_classes=13, seed=0):
     return tf.compat.v1.image.resize_bilinear(logits, images.shape[1:3])
 
 
-def _save(path, build, inputs, bookkeeping):
+def _save(path, build, inputs, bookkeeping, slot_scopes=("",)):
     """Builds `build(images)` [B, S, S, 3] -> outputs, saves its variables to `path`.
 
-    With `bookkeeping`, adds what a training checkpoint holds (global step,
-    Adam slots, beta powers). Returns the outputs for `inputs`.
+    With `bookkeeping`, adds what a training checkpoint holds: the global
+    step, the beta powers and Adam's slots of the variables whose names start
+    with one of `slot_scopes` (all by default). Returns the outputs for `inputs`.
     """
     graph = tf.Graph()
     with graph.as_default():
@@ -164,6 +170,8 @@ def _save(path, build, inputs, bookkeeping):
         if bookkeeping:
             v1.train.get_or_create_global_step()
             for variable in model_variables:
+                if not variable.op.name.startswith(slot_scopes):
+                    continue
                 for slot in ("Adam", "Adam_1"):
                     v1.get_variable(f"{variable.op.name}/{slot}", variable.shape,
                                     initializer=v1.zeros_initializer())
@@ -182,8 +190,12 @@ def save_training_checkpoint(path, latent_size, inputs, seed=0):
 
 
 def save_segmentation_checkpoint(path, inputs, seed=0):
-    """The RefineNet segmenter's training checkpoint at `path`; returns its logits for `inputs`."""
-    return _save(path, lambda images: build_refinenet(images, seed=seed), inputs, True)
+    """The RefineNet segmenter's training checkpoint at `path`; returns its logits for `inputs`.
+
+    (Adam slots only for the decoder's last convolutions, to keep the file small.)
+    """
+    return _save(path, lambda images: build_refinenet(images, seed=seed), inputs, True,
+                 slot_scopes=("Conv_49", "logits"))
 
 
 def save_resnet_v1_101_checkpoint(path, inputs, output_stride, seed=0):
