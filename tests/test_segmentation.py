@@ -1,4 +1,4 @@
-"""Specifications of the segmentation stage: data, augmentation, loss, metrics, training, evaluation."""
+"""Specifications of the segmentation stage: data, augmentation, loss, metrics, training."""
 import json
 import os
 import subprocess
