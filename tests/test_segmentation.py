@@ -271,8 +271,8 @@ def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root
     trained = evaluation.run_segmentation_evaluation(config, run_dir, "train")
     baseline = evaluation.run_segmentation_evaluation(config, run_dir, "train", baseline=True)
     assert baseline["mean_iou_without_background"] == 0.0
-    assert trained["mean_iou"] > baseline["mean_iou"] + 0.02
-    assert trained["mean_iou_without_background"] > 0.02
+    assert trained["mean_iou"] > baseline["mean_iou"] + 0.05  # Measured: 0.18 against 0.07.
+    assert trained["mean_iou_without_background"] > 0.05
     with open(os.path.join(run_dir, "eval_train.csv")) as stream:
         lines = stream.read().splitlines()
     assert lines[0] == "id,pixel_accuracy,mean_iou,f1" and len(lines) == 1 + 4

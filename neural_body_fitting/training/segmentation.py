@@ -14,6 +14,7 @@ from neural_body_fitting import constants
 from neural_body_fitting.data import encodings
 from neural_body_fitting.data import segmentation as segmentation_data
 from neural_body_fitting.losses import segmentation as segmentation_losses
+from neural_body_fitting.networks import construction
 from neural_body_fitting.networks import segmentation as segmenters
 
 
@@ -64,9 +65,12 @@ class SegmentationStage:
         return len(self.split.ids)
 
     def build_model(self):
+        """The segmenter, its initial weights set by `config.seed` (no global state changes)."""
         config = self.config
-        return segmenters.build_segmentation_model(config.segmenter, config.input_size,
-                                                   config.num_classes, config.bn_decay)
+        with construction.seeded(config.seed), construction.dtype_policy(
+                "mixed_float16" if config.mixed_precision else None):
+            return segmenters.build_segmentation_model(config.segmenter, config.input_size,
+                                                       config.num_classes, config.bn_decay)
 
     @staticmethod
     def checkpoint_objects():
