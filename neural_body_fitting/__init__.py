@@ -14,10 +14,10 @@ those before it; `tests/test_architecture.py` checks it):
   render             label maps, colour maps and shaded overlays
   data               on-disk layout, encodings, synthesis, UP-3D, augmentation, pipelines
   networks           backbones and the fitting network
-  losses             the original's loss kinds and terms
+  losses             the original's loss kinds and terms, the segmenter's cross-entropy
   configs            the base config and the named experiments
-  training           the distributed training loop
-  evaluation         metrics and evaluation of a run
+  training           the distributed training loop of both stages
+  evaluation         metrics and evaluation of a run (fitting or segmentation)
   porting            the original TF1 checkpoints
   cli                the commands (nbf-train, nbf-eval, nbf-demo, ...)
 

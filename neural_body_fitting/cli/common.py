@@ -132,7 +132,8 @@ def config_for_run(config_flag, model_dir):
     if record is None or flags.FLAGS[config_flag.name].present:
         return config_flag.value
     config = configs.base.config_from_dict(record["config"], runs.record_path(model_dir))
-    config.update_from_flattened_dict(config_flags.get_override_values(config_flag))
+    config.update_from_flattened_dict(
+        config_flags.get_override_values(flags.FLAGS[config_flag.name]))
     return config
 
 

@@ -1,4 +1,4 @@
-"""Evaluates a trained fitting network on a split.
+"""Evaluates a trained fitting network or part segmenter on a split.
 
     nbf-eval --config=demo_up \
         --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--split=test]
@@ -7,9 +7,13 @@ Without --config the run's recorded config (run.json) is used; a given config
 that contradicts the run on anything that defines the network's outputs is
 refused unless --allow_run_changes.
 
-Writes <model_dir>/eval_<split>.npz and .csv (one row per sample), .json (the
-summary) and prints
-the means, the median reconstruction error and the error quartiles' samples.
+For a fitting run, writes <model_dir>/eval_<split>.npz and .csv (one row per
+sample), .json (the summary) and prints the means, the median reconstruction
+error and the error quartiles' samples. For a segmentation run
+(config.stage=segmentation), writes .csv (pixel accuracy, IoU and F1 per
+sample) and .json (mean IoU with and without background, IoU per class, pixel
+accuracy, mean F1) and prints the summary; --baseline evaluates an
+all-background prediction.
 """
 import json
 
@@ -23,7 +27,8 @@ MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training directory.", requir
 SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.eval_split).")
 SMPL_MODEL = common.define_smpl_model_flag()
 ALLOW_RUN_CHANGES = common.define_allow_run_changes_flag()
-BASELINE = flags.DEFINE_bool("baseline", False, "Evaluate predicting the latent mean instead.")
+BASELINE = flags.DEFINE_bool("baseline", False, "Evaluate a baseline instead: the latent mean "
+                             "(fitting) or background everywhere (segmentation).")
 
 
 def main(argv):
@@ -31,9 +36,10 @@ def main(argv):
     config = common.config_for_run(CONFIG, MODEL_DIR.value)
     if SMPL_MODEL.value:
         config.body_model = SMPL_MODEL.value
-    summary = evaluation.run_evaluation(config, MODEL_DIR.value, SPLIT.value or config.eval_split,
-                                        BASELINE.value,
-                                        allow_run_changes=ALLOW_RUN_CHANGES.value)
+    run_evaluation = (evaluation.run_segmentation_evaluation if config.stage == "segmentation"
+                      else evaluation.run_evaluation)
+    summary = run_evaluation(config, MODEL_DIR.value, SPLIT.value or config.eval_split,
+                             BASELINE.value, allow_run_changes=ALLOW_RUN_CHANGES.value)
     print(json.dumps(summary, indent=2, allow_nan=False))
 
 

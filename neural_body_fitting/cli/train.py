@@ -1,7 +1,9 @@
-"""Trains the fitting network.
+"""Trains the fitting network or, with a segmentation config, the part segmenter.
 
     nbf-train --config=demo_up \
         --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--config.lr=1e-4]
+    nbf-train --config=segmentation_refinenet \
+        --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d_segmenter
 
 Creates the run in --model_dir (config, body model and data recorded in
 run.json) or resumes it from its latest checkpoint. Resuming without

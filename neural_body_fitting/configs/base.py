@@ -14,7 +14,9 @@ import ml_collections
 from neural_body_fitting import constants, losses, networks
 from neural_body_fitting.body import layouts
 from neural_body_fitting.data import encodings
+from neural_body_fitting.networks import segmentation as segmenters
 
+STAGES = ("fitting", "segmentation")
 LR_POLICIES = ("poly", "step", "constant")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -26,6 +28,9 @@ def default_config():
     `configs/demo_up.py` is the original's released experiment exactly.
     """
     config = ml_collections.ConfigDict()
+    # What a run trains: "fitting" the fitting network (stage 2), "segmentation"
+    # the part segmenter (stage 1; configs/segmentation.py).
+    config.stage = "fitting"
     # Data.
     config.dataset_root = ""
     config.train_split = "train"
@@ -45,6 +50,13 @@ def default_config():
     config.use_absrot = True
     config.use_svd = True
     config.latent_components = "betas,pose"
+    # Segmentation stage: the network, its classes (background + 12 parts; any
+    # granularity + 1 works) and the on-the-fly augmentation (data.augment).
+    config.segmenter = "refinenet_resnet_v1_101"
+    config.num_classes = 13
+    config.augment_flip_probability = 0.5
+    config.augment_scale_range = (0.9, 1.1)
+    config.augment_max_rotation = 45.0  # Degrees, either way.
     # The 14 LSP-style landmarks of the paper's evaluation and of our datasets'
     # default; the released `demo_up` model used 24 (see configs/demo_up.py).
     config.num_landmarks = 14
@@ -86,6 +98,9 @@ def default_config():
 
 def validate(config):
     """ValueError naming the first bad option (called by the binaries at start-up)."""
+    if config.stage not in STAGES:
+        raise ValueError(f"config.stage: expected one of {STAGES}, got '{config.stage}'")
+    _check_segmentation_options(config)
     if config.encoder_type not in networks.ENCODERS:
         raise ValueError(f"config.encoder_type: unknown '{config.encoder_type}', expected one of "
                          f"{sorted(networks.ENCODERS)}")
@@ -117,6 +132,25 @@ def validate(config):
     return config
 
 
+def _check_segmentation_options(config):
+    if config.segmenter not in segmenters.SEGMENTERS:
+        raise ValueError(f"config.segmenter: unknown '{config.segmenter}', expected one of "
+                         f"{segmenters.SEGMENTERS}")
+    try:
+        encodings.granularity_of_classes(config.num_classes)
+    except ValueError as error:
+        raise ValueError(f"config.{error}") from None
+    scales = config.augment_scale_range
+    if not (len(scales) == 2 and all(isinstance(s, (int, float)) and math.isfinite(s)
+                                     for s in scales) and 0 < scales[0] <= scales[1]):
+        raise ValueError("config.augment_scale_range: expected (low, high) with "
+                         f"0 < low <= high, got {scales}")
+    if config.stage == "segmentation" and config.validation_freq:
+        raise ValueError("config.validation_freq: held-out validation during training "
+                         "exists for the fitting stage only; evaluate a segmentation run "
+                         "with nbf-eval")
+
+
 # key -> (lowest, highest, whether the bounds are allowed): every numeric option.
 NUMERIC_RANGES = {
     "input_size": (32, 4096, True), "batch_size": (1, 1 << 16, True),
@@ -127,6 +161,7 @@ NUMERIC_RANGES = {
     "max_steps": (0, math.inf, True), "seed": (0, 2 ** 32 - 1, True),
     "save_freq": (1, math.inf, True), "summary_freq": (1, math.inf, True),
     "keep_checkpoints": (1, math.inf, True), "validation_freq": (0, math.inf, True),
+    "augment_flip_probability": (0.0, 1.0, True), "augment_max_rotation": (0.0, 180.0, True),
 }
 
 

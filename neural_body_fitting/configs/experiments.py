@@ -13,6 +13,9 @@ EXPERIMENTS = {
     "demo": "a few minutes of CPU training on a small synthetic dataset (make demo)",
     "demo_up": "the original's released fitting model on UP-3D",
     "ablations": "the paper's Tables 1, 3 and 4 as variants (ablations:<variant>)",
+    "segmentation_refinenet": "the part segmenter (stage 1): RefineNet on ResNet-101",
+    "segmentation_deeplab_resnet": "the part segmenter (stage 1): DeepLab-v2 on ResNet-101",
+    "segmentation_deeplab_vgg": "the part segmenter (stage 1): DeepLab-v2 on VGG-16",
 }
 
 

@@ -1,5 +1,5 @@
 """Data: the on-disk layout, the input encodings, synthetic and UP-3D
-datasets, augmentation and the tf.data input pipelines.
+datasets, augmentation and the tf.data input pipelines of both stages.
 
 `nbf.data.load_split`, `make_dataset`, ... are the pipeline's; the other
 modules are reached as `nbf.data.layout`, `nbf.data.encodings`, ...
@@ -8,7 +8,8 @@ from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("augment", "encodings", "layout", "pipeline", "statistics", "synthesis", "up3d"),
+    submodules=("augment", "encodings", "layout", "pipeline", "segmentation", "statistics",
+                "synthesis", "up3d"),
     exports={"pipeline": ("Split", "load_split", "rotation_matrices", "latent_statistics",
                           "make_dataset", "make_distributed_dataset")},
 )

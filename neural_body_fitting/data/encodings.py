@@ -57,6 +57,15 @@ def _check_granularity(granularity):
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity}")
 
 
+def granularity_of_classes(num_classes):
+    """Parts of a segmenter with `num_classes` outputs, background included: 13 -> 12."""
+    granularity = num_classes - 1
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"num_classes must be one more than a granularity of {GRANULARITIES}, "
+                         f"got {num_classes}")
+    return granularity
+
+
 def part_lookup(granularity):
     """[25] uint8 table mapping 24-part labels (0..24) to `granularity`'s labels."""
     _check_granularity(granularity)

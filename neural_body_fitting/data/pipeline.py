@@ -70,7 +70,7 @@ _PNG_FORMATS = {
 }
 
 
-def _check_input_png(path, file_kind):
+def check_input_png(path, file_kind):
     """Checks an input PNG ('image', 'colours' or 'labels'); ValueError naming it.
 
     Every file gets the header check (format, bit depth, colour type, size)
@@ -124,7 +124,7 @@ def _check_labels(path, labels):
 
 
 def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_landmarks=None):
-    """Reads and checks a split: list, `.bin` files, input PNGs (`_check_input_png`).
+    """Reads and checks a split: list, `.bin` files, input PNGs (`check_input_png`).
 
     Raises ValueError/FileNotFoundError naming the file of the first bad sample,
     unless `skip_bad_samples`, which leaves bad samples out, logs them and
@@ -149,7 +149,7 @@ def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_la
                     raise FileNotFoundError(
                         f"{paths[file_kind]}: file does not exist (list "
                         f"{layout.list_path(root, split)} names '{sample_id}')")
-                _check_input_png(paths[file_kind], file_kind)
+                check_input_png(paths[file_kind], file_kind)
         except (ValueError, FileNotFoundError) as error:
             if not skip_bad_samples:
                 raise
@@ -217,7 +217,7 @@ def _decolourise_12(colour_map):
     return tf.argmax(tf.cast(pixel_keys[..., None] == keys, tf.int32), axis=-1)
 
 
-def _decode_png(path, channels):
+def decode_png(path, channels):
     """tf.io.decode_png of a file, failing with the file's name if it is no PNG or cut short.
 
     `load_split` checked the file, but it may have changed since, and
@@ -246,20 +246,20 @@ def _input_builder(input_type, has_labels):
 
     if kind == "rgb":
         return lambda path, _: tf.cast(tf.image.resize(
-            _decode_png(path, 3), size), tf.uint8)
+            decode_png(path, 3), size), tf.uint8)
     if kind == "joints":
         return lambda _, joints_2d: _joint_map(joints_2d)
     colours = tf.constant(encodings.colour_table(count))
     if count == 12:
-        return lambda path, _: nearest(_decode_png(path, 3))
+        return lambda path, _: nearest(decode_png(path, 3))
     if has_labels:
         lookup = tf.constant(encodings.part_lookup(count), tf.int32)
         return lambda path, _: tf.gather(colours, tf.gather(lookup, tf.cast(nearest(
-            _decode_png(path, 1))[..., 0], tf.int32)))
+            decode_png(path, 1))[..., 0], tf.int32)))
     # Data prepared by the original code: regroup the 12-part colour map.
     from_12 = tf.constant(encodings.part_lookup(count)[_first_24_label_of_each_12()], tf.int32)
     return lambda path, _: tf.gather(colours, tf.gather(from_12, _decolourise_12(nearest(
-        _decode_png(path, 3)))))
+        decode_png(path, 3)))))
 
 
 def _first_24_label_of_each_12():

@@ -1,9 +1,10 @@
-"""Losses: the original's error kinds and their combination into an objective."""
+"""Losses: the original's error kinds and their combination into an objective,
+and the segmenter's cross-entropy."""
 from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("fitting",),
+    submodules=("fitting", "replicas", "segmentation"),
     exports={"fitting": ("KINDS", "TERMS", "check_loss_terms", "per_sample",
                          "loss_terms_values", "weight_decay")},
 )

@@ -15,6 +15,7 @@ so the gradient is the same however the batch is split across replicas.
 import tensorflow as tf
 
 from neural_body_fitting import constants, geometry
+from neural_body_fitting.losses import replicas
 
 TUKEY_C = 4.6851
 ROBUST_OFFSET = 0.05  # euclidist_robust_v1: distances below this cost nothing.
@@ -105,14 +106,6 @@ def per_sample(kind, prediction, target, std=None):
     return tf.reduce_mean(tf.reshape(errors, [tf.shape(errors)[0], -1]), axis=1)
 
 
-def _global_sum(value):
-    """Sum of `value` over replicas (the value itself outside tf.distribute)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-
 def loss_terms_values(loss_terms, outputs, batch, latent_std=None):
     """{term: scaled loss} for one replica's batch.
 
@@ -138,7 +131,7 @@ def loss_terms_values(loss_terms, outputs, batch, latent_std=None):
                if term == "model_parameters" and latent_std is not None else None)
         errors = per_sample(kind, prediction, target, std)
         mask = flags if term in _3D_TERMS else tf.ones_like(flags)
-        count = _global_sum(tf.reduce_sum(mask))
+        count = replicas.global_sum(tf.reduce_sum(mask))
         values[term] = float(weight) * tf.reduce_sum(errors * mask) / tf.maximum(count, 1.0)
     return values
 

@@ -17,6 +17,7 @@ import json
 import os
 import time
 
+from neural_body_fitting import configs
 from neural_body_fitting.body import resolve
 from neural_body_fitting.data import layout
 from neural_body_fitting.utils import files
@@ -31,8 +32,9 @@ OPERATIONAL_KEYS = frozenset({
     "keep_checkpoints", "image_summaries", "validation_freq"})
 # What defines the network's outputs: an evaluation must use the run's values.
 MODEL_KEYS = frozenset({
-    "input_type", "input_size", "encoder_type", "bn_decay", "use_absrot", "use_svd",
-    "latent_components", "num_landmarks", "use_gt_translation", "body_model", "latent_stats"})
+    "stage", "segmenter", "num_classes", "input_type", "input_size", "encoder_type", "bn_decay",
+    "use_absrot", "use_svd", "latent_components", "num_landmarks", "use_gt_translation",
+    "body_model", "latent_stats"})
 
 
 class RunMismatchError(ValueError):
@@ -81,6 +83,9 @@ def dataset_identity(root, split):
 
 
 def body_model_identity(model):
+    """{'name', 'fingerprint'} of a body model; None for a run that uses none (segmentation)."""
+    if model is None:
+        return None
     return {"name": model.name, "fingerprint": resolve.fingerprint(model)}
 
 
@@ -91,14 +96,18 @@ def new_record(config, model, data_identity):
 
 
 def config_differences(recorded, config, keys=None):
-    """[(key, recorded value, given value)] for keys (default: all but operational) that differ."""
+    """[(key, recorded value, given value)] for keys (default: all but operational) that differ.
+
+    A key the record lacks (the run predates it) counts as its default value.
+    """
     given = config.to_dict()
+    defaults = configs.default_config().to_dict()
     candidates = keys if keys is not None else (set(recorded) | set(given)) - OPERATIONAL_KEYS
     differences = []
     for key in sorted(candidates):
-        old, new = _comparable(recorded.get(key)), _comparable(given.get(key))
-        if old != new:
-            differences.append((key, recorded.get(key), given.get(key)))
+        old, new = recorded.get(key, defaults.get(key)), given.get(key)
+        if _comparable(old) != _comparable(new):
+            differences.append((key, old, new))
     return differences
 
 
@@ -117,9 +126,10 @@ def check_against_record(record, model_dir, config, model, data_identity=None, k
     where = record_path(model_dir)
     changes = [f"config.{key}: the run has {old!r}, this command {new!r}"
                for key, old, new in config_differences(record["config"], config, keys)]
-    body = body_model_identity(model)
-    if body["fingerprint"] != record["body_model"]["fingerprint"]:
-        changes.append(f"body model: the run was made with '{record['body_model']['name']}', "
+    body, recorded_body = body_model_identity(model), record["body_model"]
+    if body is not None and recorded_body is not None and (
+            body["fingerprint"] != recorded_body["fingerprint"]):
+        changes.append(f"body model: the run was made with '{recorded_body['name']}', "
                        f"this command uses '{body['name']}' (different arrays)")
     if data_identity is not None and data_identity["fingerprint"] != record["dataset"][
             "fingerprint"]:

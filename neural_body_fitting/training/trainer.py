@@ -1,6 +1,10 @@
-"""Training the fitting network: a custom loop under a tf.distribute strategy.
+"""Training either stage: one custom loop under a tf.distribute strategy.
 
-`Trainer` builds the strategy, the model, Adam (beta1 0.5) with the
+A stage (`config.stage`: `training.fitting` for the fitting network,
+`training.segmentation` for the part segmenter) supplies the model, the
+input pipeline, the loss terms, the per-step metrics and the image
+summaries; everything else is shared. `Trainer` builds the strategy, the
+stage's model, Adam (beta1 `config.beta1`) with the
 configured learning-rate policy, a checkpoint of model and optimizer (its
 iteration count is the step) and the input pipeline (positioned after the
 batches already trained on), then runs `train(max_steps)`:
@@ -12,9 +16,8 @@ batches already trained on), then runs `train(max_steps)`:
   a new Trainer on the same directory resumes from the latest checkpoint;
 - SIGINT saves a checkpoint and stops; a non-finite loss stops with an error
   and keeps the last good checkpoint;
-- TensorBoard summaries (losses, learning rate, the batch's 3D joint error,
-  input and joint images), a tqdm progress bar and a log file in the model
-  directory.
+- TensorBoard summaries (losses, learning rate, the stage's batch metrics
+  and images), a tqdm progress bar and a log file in the model directory.
 """
 import os
 import signal
@@ -26,11 +29,8 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from neural_body_fitting import configs, data, losses, networks
-from neural_body_fitting.body import layouts
-from neural_body_fitting.body.resolve import resolve_body_model
-from neural_body_fitting.data import encodings, statistics
-from neural_body_fitting.training import checkpoints, runs
+from neural_body_fitting import configs, losses
+from neural_body_fitting.training import checkpoints, fitting, runs, segmentation
 
 
 def build_strategy(name):
@@ -55,30 +55,18 @@ def learning_rate(config, max_steps):
     return config.lr
 
 
-def latent_statistics(config, split):
-    """(mean [229], std [229]) float64 from config.latent_stats, or computed from `split`.
-
-    `config.latent_stats` is a prefix of `<prefix>_mean.npy` / `<prefix>_std.npy`
-    and may name the dataset as `{dataset_root}`; empty computes the statistics
-    of the training split.
-    """
-    if config.latent_stats:
-        return statistics.load_latent_statistics(
-            config.latent_stats.format(dataset_root=config.dataset_root), "config.latent_stats")
-    return data.latent_statistics(split, "absolute" if config.use_absrot else "relative")
-
-
-class LatentStatistics(tf.Module):
-    """The run's latent statistics as checkpointed variables, so a checkpoint is complete."""
-
-    def __init__(self, mean, std):
-        super().__init__(name="latent_statistics")
-        self.mean = tf.Variable(mean, dtype=tf.float64, trainable=False, name="mean")
-        self.std = tf.Variable(std, dtype=tf.float64, trainable=False, name="std")
+STAGES = {"fitting": fitting.FittingStage, "segmentation": segmentation.SegmentationStage}
 
 
 class Trainer:
-    """Owns the model, optimizer, data and checkpoints of one training run."""
+    """Owns the model, optimizer, data and checkpoints of one training run.
+
+    What is trained comes from the stage named by `config.stage`
+    (`training.fitting.FittingStage`, `training.segmentation.SegmentationStage`):
+    its model, input pipeline, loss terms, per-step metrics, image summaries
+    and any extra state to checkpoint. Attributes the trainer does not have
+    are the stage's (a fitting run's `stats_mean`, the training `split`).
+    """
 
     def __init__(self, config, model_dir, strategy=None, progress=True, allow_run_changes=False):
         """Validates everything, then creates or resumes the run in `model_dir`.
@@ -93,92 +81,56 @@ class Trainer:
         self.progress = progress
         # First: a multi-worker strategy must exist before TensorFlow runs any op.
         self.strategy = strategy or build_strategy(config.strategy)
-        body_model = resolve_body_model(config.body_model or None)
+        self.stage = STAGES[config.stage](config, model_dir)
         record = runs.read_record(model_dir)
         data_identity = runs.dataset_identity(config.dataset_root, config.train_split)
-        runs.check_data_matches_model(data_identity, body_model, config.num_landmarks)
+        self.stage.check_data(data_identity)
         changes = []
         if record is not None:
-            changes = runs.check_against_record(record, model_dir, config, body_model,
+            changes = runs.check_against_record(record, model_dir, config, self.stage.body_model,
                                                 data_identity, allow_changes=allow_run_changes)
-        self.split = data.load_split(config.dataset_root, config.train_split, config.input_type,
-                                     config.skip_bad_samples, config.num_landmarks)
-        # A resumed run keeps the statistics its latent was trained against,
-        # unless a deliberate change names new ones.
-        new_statistics = record is None or bool(changes and config.latent_stats)
-        if new_statistics:
-            self.stats_mean, self.stats_std = latent_statistics(config, self.split)
-        else:
-            self.stats_mean, self.stats_std = statistics.load_latent_statistics(
-                self._statistics_prefix, f"the run's latent statistics "
-                f"({runs.record_path(model_dir)})")
-        rotation_mode = "absolute" if config.use_absrot else "relative"
-        self.latent_std = tf.constant(
-            layouts.latent_from_statistics(self.stats_std, config.latent_components))
-        steps_per_epoch = max(len(self.split.ids) // config.batch_size, 1)
+        num_samples = self.stage.load_data(record, changes)
+        steps_per_epoch = max(num_samples // config.batch_size, 1)
         self.max_steps = config.max_steps or config.max_epochs * steps_per_epoch
         with self.strategy.scope():
-            self.model = networks.build_fitting_model(config, self.stats_mean, body_model)
+            self.model = self.stage.build_model()
             optimizer = keras.optimizers.Adam(learning_rate(config, self.max_steps),
                                               beta_1=config.beta1)
             if config.mixed_precision:
                 optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
-            self.statistics = LatentStatistics(self.stats_mean, self.stats_std)
             self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                                  latent_statistics=self.statistics)
+                                                  **self.stage.checkpoint_objects())
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
                                                   max_to_keep=config.keep_checkpoints)
-        self._restore(check_statistics=not new_statistics)
+        self.stage.after_restore(self.model,
+                                 checkpoints.restore_latest(self.checkpoint, self.manager))
         # Only now, with everything checked, is the run directory written.
-        if record is None:
-            record = runs.new_record(config, body_model, data_identity)
+        is_new = record is None
+        if is_new:
+            record = runs.new_record(config, self.stage.body_model, data_identity)
         elif changes:
             logging.warning("Resuming %s with changes:\n  %s", model_dir, "\n  ".join(changes))
             record["history"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                       "step": self.step, "changes": changes,
                                       "config": config.to_dict()})
-        if new_statistics:
-            statistics.save_latent_statistics(self._statistics_prefix, self.stats_mean,
-                                              self.stats_std)
-        if new_statistics or changes:
+        self.stage.write_run_files()
+        if is_new or changes:
             runs.write_record(model_dir, record)
         # The data position is not in the checkpoint (distributed iterators are
         # not checkpointable): the seeded pipeline skips the batches already seen.
-        self.dataset = data.make_distributed_dataset(
-            self.strategy, config.batch_size, config.dataset_root, config.train_split,
-            skip_steps=self.step, input_type=config.input_type, rotation_mode=rotation_mode,
-            latent_mean=self.stats_mean, latent_components=config.latent_components,
-            seed=config.seed, cache=config.cache_inputs, input_size=config.input_size,
-            num_landmarks=config.num_landmarks)
+        self.dataset = self.stage.make_dataset(self.strategy, self.step)
         self.iterator = iter(self.dataset)
         self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
         self._train_step = tf.function(self._distributed_step, jit_compile=config.xla)
         self._stop_requested = False
 
-    @property
-    def _statistics_prefix(self):
-        return os.path.join(self.model_dir, "latent_stats")
-
-    def _restore(self, check_statistics):
-        """Restores the newest readable checkpoint, then sets the run's statistics.
-
-        With `check_statistics` the statistics inside the checkpoint must be
-        those beside it; otherwise (new statistics) they replace the restored
-        ones, in the checkpoint's variables and in the model's latent mean.
-        """
-        path = checkpoints.restore_latest(self.checkpoint, self.manager)
-        if path and check_statistics and not np.array_equal(self.statistics.mean.numpy(),
-                                                           self.stats_mean):
-            raise ValueError(
-                f"{path}: the latent statistics inside the checkpoint differ from "
-                f"{self._statistics_prefix}_mean.npy; the run directory was changed outside "
-                "the library")
-        self.statistics.mean.assign(self.stats_mean)
-        self.statistics.std.assign(self.stats_std)
-        self.model.latent_mean.assign(
-            layouts.latent_from_statistics(self.stats_mean, self.config.latent_components))
+    def __getattr__(self, name):
+        stage = self.__dict__.get("stage")
+        if stage is None:
+            raise AttributeError(name)
+        return getattr(stage, name)
 
     @property
     def step(self):
@@ -186,11 +138,8 @@ class Trainer:
 
     def _replica_step(self, batch):
         config = self.config
-        translation = batch["translation"] if config.use_gt_translation else None
         with tf.GradientTape() as tape:
-            outputs = self.model(batch["input"], translation=translation, training=True)
-            terms = losses.loss_terms_values(dict(config.loss_terms), outputs, batch,
-                                             self.latent_std)
+            terms, sums = self.stage.loss_terms(self.model, batch)
             decay = losses.weight_decay(self.model, config.weight_decay) / float(
                 self.strategy.num_replicas_in_sync)
             total = tf.add_n(list(terms.values())) + decay
@@ -198,12 +147,7 @@ class Trainer:
         variables = self.model.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        joints = outputs["joints"]
-        joint_error = tf.reduce_sum(tf.norm(joints - tf.cast(batch["joints"], joints.dtype),
-                                            axis=-1))
-        count = tf.cast(tf.size(batch["joints"]) // 3, joints.dtype)
-        return {"loss": total, "weight_decay": decay, **terms,
-                "joint_error_sum": joint_error, "joint_count": count}
+        return {"loss": total, "weight_decay": decay, **terms, **sums}
 
     def _distributed_step(self, batch):
         per_replica = self.strategy.run(self._replica_step, args=(batch,))
@@ -239,8 +183,7 @@ class Trainer:
                         f"training stopped: the loss became non-finite at step {self.step} "
                         f"({metrics}); the last good checkpoint is kept: "
                         f"{self.manager.latest_checkpoint}")
-                metrics["joint_error_mm"] = 1000 * metrics.pop("joint_error_sum") / max(
-                    metrics.pop("joint_count"), 1.0)
+                self.stage.finish_metrics(metrics)
                 step = self.step
                 if on_step is not None:
                     on_step(step, metrics)
@@ -265,15 +208,12 @@ class Trainer:
     def _summaries(self, step, metrics, batch):
         lr = self.optimizer.learning_rate
         with self.writer.as_default(step=step):
+            loss_keys = {"loss", "weight_decay", *self.stage.term_names}
             for key, value in metrics.items():
-                tf.summary.scalar(f"loss/{key}" if key in losses.TERMS or key in (
-                    "loss", "weight_decay") else f"metrics/{key}", value)
+                tf.summary.scalar(f"loss/{key}" if key in loss_keys else f"metrics/{key}", value)
             tf.summary.scalar("learning_rate", float(lr.numpy() if hasattr(lr, "numpy") else lr))
             if self.config.image_summaries:
-                inputs = self.strategy.experimental_local_results(batch["input"])[0]
-                joints = self.strategy.experimental_local_results(batch["joints_2d"])[0]
-                tf.summary.image("input", (inputs[:3] + 1.0) / 2.0, max_outputs=3)
-                maps = [encodings.draw_joint_map(j.numpy()) for j in joints[:3]]
-                tf.summary.image("joints_2d", np.stack(maps).astype(np.float32) / 255.0,
-                                 max_outputs=3)
+                local = {key: self.strategy.experimental_local_results(value)[0]
+                         for key, value in batch.items()}
+                self.stage.image_summaries(self.model, local)
         self.writer.flush()

@@ -1,0 +1,25 @@
+"""The paper's training recipe for the part segmenter (stage 1), any network.
+
+Adam with learning rate 2e-5 and polynomial decay (power 0.9 to 0), batch
+5, 20 epochs, 512 px crops, weight decay 1e-4 as for the fitting network,
+with the on-the-fly augmentation of `data.augment` (flip, scale 0.9-1.1,
+rotation up to 45 degrees). The named experiments `segmentation_refinenet`,
+`segmentation_deeplab_resnet` and `segmentation_deeplab_vgg` pick the network.
+"""
+from neural_body_fitting import constants
+from neural_body_fitting.configs.base import default_config
+
+
+def segmentation_config(segmenter):
+    """The segmentation recipe for `segmenter` (a name of `networks.segmentation.SEGMENTERS`)."""
+    config = default_config()
+    config.stage = "segmentation"
+    config.segmenter = segmenter
+    config.num_classes = 13
+    config.input_size = constants.CROP_SIZE
+    config.lr = 2e-5
+    config.lr_policy = "poly"
+    config.batch_size = 5
+    config.max_epochs = 20
+    config.weight_decay = 1e-4
+    return config

@@ -1,0 +1,10 @@
+"""Experiment 'segmentation_deeplab_vgg': DeepLab-v2 on VGG-16
+(a weaker part segmenter the paper compares).
+
+The recipe is configs/segmentation.py's.
+"""
+from neural_body_fitting.configs.segmentation import segmentation_config
+
+
+def get_config():
+    return segmentation_config("deeplab_vgg_16")

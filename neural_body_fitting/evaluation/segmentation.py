@@ -1,0 +1,143 @@
+"""Evaluation of a trained part segmenter (stage 1) on a split.
+
+The segmenter's logits at the input size are turned into classes by argmax
+and compared with the ground truth (`data.segmentation`, no augmentation)
+with the metrics of `evaluation.segmentation_metrics`. `evaluate_segmentation`
+writes, like the fitting evaluation, `<output>.csv` with one row per sample
+(id, pixel_accuracy, mean_iou and f1 of that image) and `<output>.json` with
+the summary:
+
+  num_samples
+  pixel_accuracy                 over all pixels of the split
+  mean_iou                       from the split's summed confusion matrix
+  mean_iou_without_background    the same over the parts only
+  iou_per_class                  [C], null for a class in no map
+  mean_f1                        mean over the images of their macro F1
+"""
+import csv
+import io
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from neural_body_fitting import configs
+from neural_body_fitting.data import segmentation as segmentation_data
+from neural_body_fitting.evaluation import segmentation_metrics as metrics
+from neural_body_fitting.networks import segmentation as segmenters
+from neural_body_fitting.training import checkpoints, runs
+from neural_body_fitting.utils import files
+
+SAMPLE_METRICS = ("pixel_accuracy", "mean_iou", "f1")
+
+
+def evaluate_segmentation(model, dataset, num_classes, output=None):
+    """Runs `model` over `dataset` and computes the metrics; returns (summary, rows).
+
+    Args:
+      model: images [B, S, S, 3] (minus the ImageNet mean) -> logits [B, S, S, C].
+      dataset: unaugmented batches of `data.segmentation.make_segmentation_dataset`.
+      num_classes: C.
+      output: path prefix of the .csv and .json files, or None.
+    """
+
+    @tf.function
+    def predict(images):
+        logits = tf.cast(model(images, training=False), tf.float32)
+        finite = tf.reduce_all(tf.math.is_finite(logits), axis=[1, 2, 3])
+        return tf.argmax(logits, axis=-1, output_type=tf.int32), finite
+
+    total = np.zeros((num_classes, num_classes), np.int64)
+    rows = []
+    for batch in dataset:
+        predicted, finite = (value.numpy() for value in predict(batch["image"]))
+        for k, sample_id in enumerate(batch["id"].numpy()):
+            sample_id = sample_id.decode()
+            if not finite[k]:
+                raise FloatingPointError(f"sample '{sample_id}': the network predicted "
+                                         "non-finite logits; the run's weights or inputs are "
+                                         "broken")
+            confusion = metrics.confusion_matrix(batch["labels"][k].numpy(), predicted[k],
+                                                 num_classes)
+            total += confusion
+            rows.append({"id": sample_id, "pixel_accuracy": metrics.pixel_accuracy(confusion),
+                         "mean_iou": metrics.mean_iou(confusion),
+                         "f1": metrics.image_f1(confusion)})
+    if not rows:
+        raise ValueError("evaluate_segmentation: the dataset is empty")
+    ious = metrics.class_iou(total)
+    summary = {
+        "num_samples": len(rows), "pixel_accuracy": metrics.pixel_accuracy(total),
+        "mean_iou": metrics.mean_iou(total),
+        "mean_iou_without_background": metrics.mean_iou(total, include_background=False),
+        "iou_per_class": [None if np.isnan(value) else float(value) for value in ious],
+        "mean_f1": float(np.mean([row["f1"] for row in rows])),
+    }
+    if output:
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["id", *SAMPLE_METRICS])
+        for row in rows:
+            writer.writerow([row["id"]] + [f"{row[key]:.6f}" for key in SAMPLE_METRICS])
+        files.atomic_write(f"{output}.csv", text.getvalue().encode())
+        files.atomic_write(f"{output}.json", json.dumps(summary, indent=2, allow_nan=False))
+    return summary, rows
+
+
+def background_model(num_classes):
+    """A stand-in segmenter that predicts background everywhere (the baseline)."""
+
+    def predict(images, training=False):
+        del training
+        return tf.one_hot(tf.zeros(tf.shape(images)[:3], tf.int32), num_classes)
+
+    return predict
+
+
+def load_segmentation_run_model(config, model_dir, allow_run_changes=False):
+    """The run's segmenter with its latest weights.
+
+    The config must agree with the run's record on every option that defines
+    the network's outputs (`runs.MODEL_KEYS`), unless `allow_run_changes`.
+    """
+    config = configs.validate(config)
+    record = runs.read_record(model_dir)
+    if record is None:
+        raise FileNotFoundError(f"{runs.record_path(model_dir)}: not a training run (no run "
+                                "record); train first")
+    runs.check_against_record(record, model_dir, config, None, keys=runs.MODEL_KEYS,
+                              allow_changes=allow_run_changes)
+    model = segmenters.build_segmentation_model(config.segmenter, config.input_size,
+                                                config.num_classes, config.bn_decay)
+    latest = tf.train.latest_checkpoint(model_dir)
+    if latest is None:
+        raise FileNotFoundError(f"{model_dir}: no checkpoint to evaluate")
+    checkpoints.restore(tf.train.Checkpoint(model=model), latest).expect_partial()
+    return model
+
+
+def segmentation_evaluation_dataset(config, split):
+    """(unshuffled, unaugmented batches of `split`, its number of samples)."""
+    loaded = segmentation_data.load_segmentation_split(config.dataset_root, split,
+                                                       config.skip_bad_samples)
+    dataset = segmentation_data.make_segmentation_dataset(
+        loaded, config.batch_size, input_size=config.input_size,
+        num_classes=config.num_classes, shuffle=False, repeat=False, drop_remainder=False)
+    return dataset, len(loaded.ids)
+
+
+def run_segmentation_evaluation(config, model_dir, split, baseline=False, output=True,
+                                allow_run_changes=False):
+    """Evaluates the segmentation run in `model_dir` on `split`; returns the summary.
+
+    Writes `<model_dir>/eval_<split>[_baseline].{csv,json}`; with `baseline`
+    an all-background prediction is evaluated instead of the network.
+    """
+    model = load_segmentation_run_model(config, model_dir, allow_run_changes)
+    if baseline:
+        model = background_model(config.num_classes)
+    dataset, _ = segmentation_evaluation_dataset(config, split)
+    name = f"eval_{split}" + ("_baseline" if baseline else "")
+    return evaluate_segmentation(model, dataset, config.num_classes,
+                                 os.path.join(model_dir, name) if output else None)[0]
