@@ -34,7 +34,8 @@ def run_config(root, **changes):
     config = configs.default_config()
     config.update({**dict(stage="segmentation", dataset_root=root, input_size=SIZE, batch_size=2,
                           max_steps=2, save_freq=1, summary_freq=1000, lr=3e-3,
-                          lr_policy="constant", bn_decay=0.5, seed=0), **changes})
+                          lr_policy="constant", bn_decay=0.5, seed=0,
+                          segmenter="deeplab_vgg_16"), **changes})
     return config
 
 
@@ -260,18 +261,19 @@ def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
     metrics = second.train()
     assert second.step == 3 and 0.0 <= metrics["pixel_accuracy"] <= 1.0
     with pytest.raises(runs.RunMismatchError, match="config.segmenter: the run has"):
-        training.Trainer(run_config(root, segmenter="deeplab_vgg_16"), run_dir, progress=False)
+        training.Trainer(run_config(root, segmenter="deeplab_resnet_v1_101"), run_dir, progress=False)
 
 
 def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root, tmp_path):
     run_dir = str(tmp_path / "run")
-    config = run_config(root, max_steps=40, save_freq=100, summary_freq=20,
-                        image_summaries=True, **NO_AUGMENTATION)
+    config = run_config(root, max_steps=40, save_freq=100, summary_freq=20, lr=1e-3,
+                        segmenter="deeplab_resnet_v1_101", image_summaries=True,
+                        **NO_AUGMENTATION)
     training.Trainer(config, run_dir, progress=False).train()
     trained = evaluation.run_segmentation_evaluation(config, run_dir, "train")
     baseline = evaluation.run_segmentation_evaluation(config, run_dir, "train", baseline=True)
     assert baseline["mean_iou_without_background"] == 0.0
-    assert trained["mean_iou"] > baseline["mean_iou"] + 0.05  # Measured: 0.18 against 0.07.
+    assert trained["mean_iou"] > baseline["mean_iou"] + 0.05
     assert trained["mean_iou_without_background"] > 0.05
     with open(os.path.join(run_dir, "eval_train.csv")) as stream:
         lines = stream.read().splitlines()
