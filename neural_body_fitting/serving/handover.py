@@ -3,14 +3,16 @@
   logits [B, S, S, 13] ─ bilinear to 512 ─ argmax ─ part colours ─ 224 px by
   PIL's `Image.thumbnail((224, 224), NEAREST)` ─ x * 2/255 - 1 ─ stage 2
 
-For NEAREST, Pillow resizes with an affine map through pixel centres and
-truncates: output pixel i reads source pixel floor((i + 0.5) * n / m) for n
-source and m output pixels (its fixed-point arithmetic gives the same
-indices for 512 -> 224, because (i + 0.5) * 16/7 never falls closer than
-1/7 to an integer from below). `nearest_indices` is that table;
-`resize_nearest` applies it, so no PIL is needed. A square map smaller
-than 224 is enlarged with the same rule (PIL's `resize`; `thumbnail`
-itself never enlarges).
+For NEAREST, Pillow scales without filtering (`ImagingScaleAffine`): it
+walks the source in double precision, starting at half a step and adding the
+step n / m once per output pixel, and truncates. Output pixel i therefore
+reads about floor((i + 0.5) n / m), except where that value is an integer:
+the accumulated sum then falls just below it and Pillow takes the pixel
+before (for 512 -> 224 at i = 3, 10, 17, ...: 7 instead of 8).
+`nearest_indices` repeats the same additions, so its table is Pillow's bit
+for bit; `resize_nearest` applies it without needing Pillow. A square map
+smaller than 224 is enlarged with the same rule (PIL's `resize`;
+`thumbnail` itself never enlarges).
 """
 import numpy as np
 import tensorflow as tf
@@ -20,8 +22,12 @@ from neural_body_fitting import constants
 
 def nearest_indices(source_size, target_size):
     """[target_size] int source pixel that PIL's NEAREST reads for each output pixel."""
-    centres = (np.arange(target_size) + 0.5) * (source_size / target_size)
-    return np.minimum(np.floor(centres).astype(np.int64), source_size - 1)
+    step = source_size / target_size
+    position, indices = 0.5 * step, []
+    for _ in range(target_size):  # The same float64 additions as Pillow's C loop.
+        indices.append(int(position))
+        position += step
+    return np.minimum(np.array(indices, np.int64), source_size - 1)
 
 
 def resize_nearest(maps, size):
