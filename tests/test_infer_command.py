@@ -8,10 +8,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
 
 from neural_body_fitting import render, serving
 from neural_body_fitting.serving import outputs, predictor
-from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,17 +1,15 @@
 """Inference: crops, people files, the stage hand-over, the Predictor and its outputs."""
 import json
-import os
 import pickle
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
 
 from neural_body_fitting import constants, render
 from neural_body_fitting.body import smpl
 from neural_body_fitting.serving import crops, handover, outputs, people, predictor
-from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
-
 
 # --- Crops ------------------------------------------------------------------------------
 

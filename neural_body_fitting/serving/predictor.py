@@ -2,7 +2,7 @@
 
     predictor = Predictor.from_runs("runs/fit", segmentation_run="runs/seg")
     result = predictor.segment_fit(crops, transforms)      # uint8 [B, 512, 512, 3]
-    result = predictor.fit(part_maps)                      # [B, n, n, 3] colours or [B, n, n] labels
+    result = predictor.fit(part_maps)    # [B, n, n, 3] colours or [B, n, n] labels
     predictor = Predictor.from_saved_model("export/")      # the same, from `nbf-export`
 
 A result is a dict of NumPy arrays (see `serving.graph`) plus
