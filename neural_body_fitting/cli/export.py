@@ -35,10 +35,12 @@ def main(argv):
     serving.export_saved_model(OUTPUT.value, model, segmenter)
     print(f"SavedModel -> {OUTPUT.value}")
     if TFLITE.value:
+        from neural_body_fitting.serving import export
+
         try:
-            serving.export_tflite(TFLITE.value, model)
-        except Exception as error:  # noqa: BLE001  (TFLite's converter raises many kinds)
-            sys.exit(f"nbf-export: TFLite conversion failed: {type(error).__name__}: {error}")
+            export.export_tflite(TFLITE.value, model)
+        except export.TFLiteConversionError as error:
+            sys.exit(f"nbf-export: the SavedModel is written; TFLite conversion failed: {error}")
         print(f"TFLite -> {TFLITE.value}")
 
 

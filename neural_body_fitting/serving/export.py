@@ -88,9 +88,18 @@ def export_saved_model(path, model, segmenter=None):
     return path
 
 
+class TFLiteConversionError(RuntimeError):
+    """The TFLite converter refused the network; the message holds its reasons."""
+
+
 def export_tflite(path, model):
-    """Writes the fitting network (input [1, s, s, 3] in [-1, 1] -> betas, rotations,
-    joints) as a TFLite flatbuffer; conversion errors propagate with TFLite's reason."""
+    """Writes the fitting network (input [1, s, s, 3] in [-1, 1] -> betas, pose,
+    translation, joints) as a TFLite flatbuffer.
+
+    With TF 2.21 a network with `use_svd` (the default) does not convert:
+    `tf.Svd` is neither a TFLite builtin nor an allowed TF ("flex") op.
+    Raises TFLiteConversionError with the converter's error lines.
+    """
     size = model.options["input_size"]
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
@@ -102,5 +111,12 @@ def export_tflite(path, model):
         [network.get_concrete_function()], model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
                                            tf.lite.OpsSet.SELECT_TF_OPS]
-    return files.atomic_write(path, converter.convert())
+    try:
+        flatbuffer = converter.convert()
+    except Exception as error:  # The converter raises its own ConverterError and others.
+        # Its message embeds the whole MLIR module; the "error:" lines say why.
+        reasons = [line.split("error:", 1)[1].strip() for line in str(error).splitlines()
+                   if "error:" in line]
+        raise TFLiteConversionError("; ".join(reasons) or str(error)[:500]) from error
+    return files.atomic_write(path, flatbuffer)
 
