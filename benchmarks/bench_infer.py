@@ -48,15 +48,14 @@ def images_per_second(run, inputs):
 
 
 def output_share(predictor, folder):
-    """Seconds spent rendering/writing over the total of a `run_inference` on part maps."""
+    """A `run_inference` on part maps: its Summary."""
     rng = np.random.default_rng(0)
     for k in range(PEOPLE.value):
         labels = np.kron(rng.integers(0, 13, (28, 28)), np.ones((8, 8), np.int64))
         images.write_png(os.path.join(folder, "maps", f"map{k:03d}.png"), render.colourise(labels))
-    summary = serving.run_inference(predictor, os.path.join(folder, "maps"),
-                                    os.path.join(folder, "out"), "fit", batch_size=8,
-                                    progress=False)
-    return summary.seconds_writing, summary.seconds_total
+    return serving.run_inference(predictor, os.path.join(folder, "maps"),
+                                 os.path.join(folder, "out"), "fit", batch_size=8,
+                                 progress=False)
 
 
 def main(argv):
@@ -84,9 +83,12 @@ def main(argv):
                          if mode == "fit" or segmenter else "n/a"
                          for p in predictors.values()]
                 print(f"| {mode} | {batch} | {' | '.join(cells)} |")
-        writing, total = output_share(predictors["SavedModel"], folder)
-    print(f"\nrun_inference, fit, {PEOPLE.value} people: {total:.2f} s, of which rendering and "
-          f"writing outputs {writing:.2f} s ({100 * writing / total:.0f}%)")
+        summary = output_share(predictors["SavedModel"], folder)
+    total, waiting = summary.seconds_total, summary.seconds_waiting_for_writes
+    print(f"\nrun_inference, fit, {PEOPLE.value} people, batch 8: {total:.2f} s wall time; "
+          f"networks {summary.seconds_predicting:.2f} s; rendering and writing "
+          f"{summary.seconds_writing:.2f} s in the writer thread; the run waited for it "
+          f"{waiting:.2f} s ({100 * waiting / total:.0f}% of the wall time)")
 
 
 if __name__ == "__main__":

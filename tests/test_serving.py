@@ -2,6 +2,7 @@
 import json
 import pickle
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,7 +10,7 @@ from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
 
 from neural_body_fitting import constants, render
 from neural_body_fitting.body import smpl
-from neural_body_fitting.serving import crops, handover, outputs, people, predictor
+from neural_body_fitting.serving import crops, handover, inputs, outputs, people, predictor
 
 # --- Crops ------------------------------------------------------------------------------
 
@@ -199,3 +200,29 @@ def test_saved_model_matches_the_predictor(eager, run_dir, tmp_path):
     served = loaded._saved_model.serve_bytes(tf.constant(encoded))
     np.testing.assert_allclose(served["joints"], eager.segment_fit(images)["joints"],
                                rtol=1e-5, atol=1e-5)
+
+
+# --- Pixels of the inputs ----------------------------------------------------------------
+
+
+def test_photos_of_every_kind_become_8_bit_rgb(tmp_path):
+    rgb = np.random.default_rng(6).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    alpha = np.full((40, 50, 1), 255, np.uint8)
+    alpha[:, :25] = 0  # The left half transparent: composited over black.
+    cases = {"grey.png": rgb[..., 0], "rgba.png": np.concatenate([rgb[..., ::-1], alpha], -1),
+             "deep.png": rgb[..., ::-1].astype(np.uint16) * 257}
+    for name, image in cases.items():
+        assert cv2.imwrite(str(tmp_path / name), image)
+    grey = inputs.as_rgb8(inputs.read_pixels(str(tmp_path / "grey.png")))
+    np.testing.assert_array_equal(grey, np.repeat(rgb[..., :1], 3, axis=2))
+    rgba = inputs.as_rgb8(inputs.read_pixels(str(tmp_path / "rgba.png")))
+    np.testing.assert_array_equal(rgba[:, 25:], rgb[:, 25:])
+    assert not rgba[:, :25].any()
+    np.testing.assert_array_equal(inputs.as_rgb8(inputs.read_pixels(str(tmp_path / "deep.png"))),
+                                  rgb)
+    # A photo that is no 512 crop needs a person box.
+    with pytest.raises(ValueError, match="grey.png: 50x40 px is not a 512x512 NBF crop"):
+        inputs.load_item(inputs.Item("grey", str(tmp_path / "grey.png")), "segment_fit")
+    crop, transform = inputs.load_item(
+        inputs.Item("grey_p0", str(tmp_path / "grey.png"), box=(10, 5, 30, 35)), "segment_fit")
+    assert crop.shape == (512, 512, 3) and transform.scale == pytest.approx(440 / 30)

@@ -1,10 +1,12 @@
 """Inference over a folder: stream the items, run the Predictor, write every output.
 
 Items stream through tf.data (decoding and cropping in parallel, a batch at
-a time), so a large folder is never held in memory. A person whose `.npz`
+a time), so a large folder is never held in memory; a writer thread renders
+and writes one batch while the networks run on the next. A person whose `.npz`
 exists is finished and skipped unless `overwrite`. A bad item is recorded
 with its message and the rest carry on; `index.html` lists both.
 """
+import concurrent.futures
 import dataclasses
 import os
 import time
@@ -26,7 +28,8 @@ class Summary:
     failed: list         # [(item id or file, message)]
     gallery: str         # path of index.html
     seconds_predicting: float = 0.0
-    seconds_writing: float = 0.0  # Rendering and writing the outputs.
+    seconds_writing: float = 0.0  # Rendering and writing the outputs (in the writer thread).
+    seconds_waiting_for_writes: float = 0.0  # Of the total: waiting for the writer.
     seconds_total: float = 0.0
 
 
@@ -88,7 +91,11 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
             todo.append(item)
     run = predictor.fit if mode == "fit" else predictor.segment_fit
     batches = _item_dataset(todo, mode).batch(batch_size).prefetch(1)
-    with tqdm.tqdm(total=len(todo), disable=not progress, unit="person") as bar:
+    # One writer thread renders and writes a batch while the networks run on
+    # the next (OpenCV and file I/O release the GIL); at most one batch waits.
+    with tqdm.tqdm(total=len(todo), disable=not progress, unit="person") as bar, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=1) as writer:
+        pending = []
         for indices, images, transforms, errors in batches.as_numpy_iterator():
             good = []
             for k, (index, error) in enumerate(zip(indices, errors)):
@@ -97,9 +104,13 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
                 else:
                     good.append(k)
             if good:
-                _process(run, predictor.faces, [todo[indices[k]] for k in good], images[good],
-                         transforms[good], output_dir, mode, summary)
+                batch = _predict(run, [todo[indices[k]] for k in good], images[good],
+                                 transforms[good], summary)
+                _collect(pending, summary)
+                pending = [writer.submit(_write, output_dir, predictor.faces, mode, *batch, k)
+                           for k in range(len(good))]
             bar.update(len(indices))
+        _collect(pending, summary)
     finished = [(item.id, os.path.basename(item.path)) for item in items
                 if not item.error and outputs.is_finished(output_dir, item.id)]
     summary.gallery = gallery.write_gallery(output_dir, finished, summary.failed)
@@ -107,22 +118,40 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
     return summary
 
 
-def _process(run, faces, items, images, transform_arrays, output_dir, mode, summary):
-    """Predicts a batch and writes each person's outputs (a failed write fails only that one)."""
+def _predict(run, items, images, transform_arrays, summary):
+    """(items, images, transforms, result) of a batch after the networks ran on it."""
     transforms = [crops.CropTransform(*row[:3], int(row[3])) for row in transform_arrays]
     tick = time.perf_counter()
     result = run(images, transforms, return_vertices=True)
     summary.seconds_predicting += time.perf_counter() - tick
+    return items, images, transforms, result
+
+
+def _write(output_dir, faces, mode, items, images, transforms, result, k):
+    """Writes person k of a batch; returns (id, error message or None, seconds)."""
     tick = time.perf_counter()
-    for k, item in enumerate(items):
-        try:
-            # Crops read as whole files are their own originals; a part map's
-            # original is the map at its own size.
-            cropped = item.box is not None or mode == "fit"
-            original = inputs.load_original(item, mode) if cropped else None
-            outputs.write_person(output_dir, item.id, result, k, faces, images[k], original,
-                                 transforms[k])
-            summary.written.append(item.id)
-        except (OSError, ValueError) as error:
-            summary.failed.append((item.id, f"writing the outputs failed: {error}"))
-    summary.seconds_writing += time.perf_counter() - tick
+    item = items[k]
+    try:
+        # Crops read as whole files are their own originals; a part map's
+        # original is the map at its own size.
+        cropped = item.box is not None or mode == "fit"
+        original = inputs.load_original(item, mode) if cropped else None
+        outputs.write_person(output_dir, item.id, result, k, faces, images[k], original,
+                             transforms[k])
+        error = None
+    except (OSError, ValueError) as failure:
+        error = f"writing the outputs failed: {failure}"
+    return item.id, error, time.perf_counter() - tick
+
+
+def _collect(pending, summary):
+    """Waits for a batch's writes and records them (the wait is the writing's wall time)."""
+    tick = time.perf_counter()
+    for future in pending:
+        person_id, error, seconds = future.result()
+        summary.seconds_writing += seconds
+        if error:
+            summary.failed.append((person_id, error))
+        else:
+            summary.written.append(person_id)
+    summary.seconds_waiting_for_writes += time.perf_counter() - tick
