@@ -178,7 +178,7 @@ def test_joints_map_back_to_the_original_image(eager):
     assert result["part_labels"].shape == (1, 512, 512)
 
 
-def test_saved_model_matches_the_predictor(eager, run_dir, tmp_path):
+def test_saved_model_matches_the_predictor(run_dir, tmp_path):
     from neural_body_fitting.serving import export
 
     model = predictor.load_fitting_run(run_dir)
@@ -189,9 +189,9 @@ def test_saved_model_matches_the_predictor(eager, run_dir, tmp_path):
     np.testing.assert_array_equal(loaded.faces, eager.faces)
     maps = part_maps()
     images = np.random.default_rng(5).integers(0, 256, (2, 512, 512, 3), dtype=np.uint8)
-    for name, inputs in (("fit", maps), ("segment_fit", images)):
-        expected = getattr(eager, name)(inputs, return_vertices=True)
-        result = getattr(loaded, name)(inputs, return_vertices=True)
+    for name, batch in (("fit", maps), ("segment_fit", images)):
+        expected = getattr(eager, name)(batch, return_vertices=True)
+        result = getattr(loaded, name)(batch, return_vertices=True)
         assert sorted(result) == sorted(expected)
         for key in expected:
             np.testing.assert_allclose(result[key], expected[key], rtol=1e-5, atol=1e-5,

@@ -58,7 +58,7 @@ def collect_items(image_paths, people_by_image=None, people_source=None):
     Images without people and people without an image become error items.
     """
     if people_by_image is None:
-        return [Item(people.image_key(path), path) for path in image_paths]
+        return _without_clashes([Item(people.image_key(path), path) for path in image_paths])
     items, seen = [], set()
     for path in image_paths:
         key = people.image_key(path)
@@ -73,7 +73,17 @@ def collect_items(image_paths, people_by_image=None, people_source=None):
     for key in sorted(set(people_by_image) - seen):
         items.append(Item(key, "", error=f"{people_source}: people for image '{key}', which "
                           "is not among the inputs"))
-    return items
+    return _without_clashes(items)
+
+
+def _without_clashes(items):
+    """Items whose outputs would share a name (a.png and a.jpg) fail instead of overwriting."""
+    paths = {}
+    for item in items:
+        paths.setdefault(item.id, set()).add(item.path)
+    return [item if item.error or len(paths[item.id]) == 1 else dataclasses.replace(
+        item, error=f"{item.path}: its outputs would be named '{item.id}' like those of "
+        f"{sorted(paths[item.id] - {item.path})}; rename one") for item in items]
 
 
 def read_pixels(path):
