@@ -29,7 +29,7 @@ setup(
                 ("train", "train"), ("eval", "evaluate"), ("demo", "demo"),
                 ("make_data", "make_data"), ("stats", "stats"),
                 ("prepare_up3d", "prepare_up3d"), ("port", "port"),
-                ("reproduce", "reproduce"))
+                ("reproduce", "reproduce"), ("infer", "infer"), ("export", "export"))
         ]
     },
 )

@@ -19,7 +19,8 @@ those before it; `tests/test_architecture.py` checks it):
   training           the distributed training loop of both stages
   evaluation         metrics and evaluation of a run (fitting or segmentation)
   porting            the original TF1 checkpoints
-  cli                the commands (nbf-train, nbf-eval, nbf-demo, ...)
+  serving            inference: crops, the Predictor, outputs, gallery, SavedModel export
+  cli                the commands (nbf-train, nbf-eval, nbf-demo, nbf-infer, ...)
 
 Everything is loaded on first use: `import neural_body_fitting` and reading a
 body model do not import TensorFlow.
@@ -31,10 +32,11 @@ __version__ = "0.2.0"
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("body", "configs", "constants", "data", "evaluation", "geometry", "losses",
-                "networks", "porting", "render", "training", "utils"),
+                "networks", "porting", "render", "serving", "training", "utils"),
     exports={
         "body": ("BodyModel", "SMPL", "load_body_model", "resolve_body_model",
                  "save_body_model", "synthetic_body_model"),
         "networks": ("NBFModel",),
+        "serving": ("Predictor", "run_inference"),
     },
 )

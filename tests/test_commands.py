@@ -80,7 +80,8 @@ def test_commands_run_from_the_built_package_without_start_up_noise(built_packag
     assert verbose.returncode == 0, verbose.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "make_data", "stats", "prepare_up3d"])
+@pytest.mark.parametrize("command", ["demo", "make_data", "stats", "prepare_up3d", "infer",
+                                     "export"])
 def test_commands_do_not_load_tensorflow_on_import(command):
     """A command module that imported TensorFlow itself would print its start-up noise
     before `common.quiet_tensorflow` could hide it."""

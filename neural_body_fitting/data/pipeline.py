@@ -208,8 +208,11 @@ def _joint_map(joints_2d, size=constants.FIT_SIZE, radius=3.0):
     return tf.cast(image, tf.uint8)
 
 
-def _decolourise_12(colour_map):
-    """TF: 12-part colour map uint8 [H, W, 3] -> labels [H, W] (exact table colours)."""
+def decolourise_12(colour_map):
+    """TF: 12-part colour maps uint8 [..., H, W, 3] -> labels int64 [..., H, W].
+
+    Exact table colours only; any other colour reads as the background.
+    """
     table = constants.PART_COLOURS.astype(np.int32)
     keys = tf.constant(table[:, 0] * 65536 + table[:, 1] * 256 + table[:, 2])
     pixels = tf.cast(colour_map, tf.int32)
@@ -258,7 +261,7 @@ def _input_builder(input_type, has_labels):
             decode_png(path, 1))[..., 0], tf.int32)))
     # Data prepared by the original code: regroup the 12-part colour map.
     from_12 = tf.constant(encodings.part_lookup(count)[_first_24_label_of_each_12()], tf.int32)
-    return lambda path, _: tf.gather(colours, tf.gather(from_12, _decolourise_12(nearest(
+    return lambda path, _: tf.gather(colours, tf.gather(from_12, decolourise_12(nearest(
         decode_png(path, 3)))))
 
 

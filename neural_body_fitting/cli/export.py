@@ -1,0 +1,52 @@
+"""Exports a fitting run (and optionally a segmentation run) as a SavedModel.
+
+    nbf-export --fitting_run=runs/up3d [--segmentation_run=runs/seg] \
+        --output=export/ [--tflite=export/fitting.tflite]
+
+Signatures: fit (uint8 part maps [B, 224, 224, 3]), segment_fit (uint8 crops
+[B, 512, 512, 3], with a segmentation run) and serve_bytes (encoded PNG/JPEG
+[B]). The export holds the body model's arrays: made with SMPL, it is bound
+by SMPL's licence. --tflite also converts the fitting network alone.
+"""
+import sys
+
+from absl import flags
+
+from neural_body_fitting import serving
+from neural_body_fitting.cli import common
+
+FITTING_RUN = flags.DEFINE_string("fitting_run", None, "Fitting-network training run.",
+                                  required=True)
+SEGMENTATION_RUN = flags.DEFINE_string("segmentation_run", None, "Segmentation run (adds "
+                                       "segment_fit; serve_bytes then takes photos).")
+SMPL_MODEL = common.define_smpl_model_flag()
+OUTPUT = flags.DEFINE_string("output", None, "SavedModel folder (replaced when complete).",
+                             required=True)
+TFLITE = flags.DEFINE_string("tflite", None, "Also write the fitting network as TFLite here.")
+
+
+def main(argv):
+    del argv
+    from neural_body_fitting.serving import predictor
+
+    model = predictor.load_fitting_run(FITTING_RUN.value, SMPL_MODEL.value)
+    segmenter = (predictor.load_segmentation_run(SEGMENTATION_RUN.value)
+                 if SEGMENTATION_RUN.value else None)
+    serving.export_saved_model(OUTPUT.value, model, segmenter)
+    print(f"SavedModel -> {OUTPUT.value}")
+    if TFLITE.value:
+        from neural_body_fitting.serving import export
+
+        try:
+            export.export_tflite(TFLITE.value, model)
+        except export.TFLiteConversionError as error:
+            sys.exit(f"nbf-export: the SavedModel is written; TFLite conversion failed: {error}")
+        print(f"TFLite -> {TFLITE.value}")
+
+
+def run():
+    common.run_command(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,28 @@
+"""Inference: from an image (or a part map) to a body.
+
+  crops       the paper's 512 px person crop and its inverse
+  people      person boxes from OpenPose / COCO keypoints and box lists
+  handover    stage 1 -> stage 2 as the original (argmax, colours, PIL thumbnail-nearest)
+  graph       the inference graph shared by the Predictor and the SavedModel
+  predictor   `Predictor`: run directories or a SavedModel -> bodies per person
+  inputs      the items of a run and their pixels (with per-item errors)
+  outputs     the files written per person (.npz, _body.pkl, .obj, .ply, PNGs)
+  gallery     index.html
+  inference   `run_inference`: a folder in, outputs and the gallery out
+  export      the SavedModel (fit, segment_fit, serve_bytes) and TFLite export
+"""
+from neural_body_fitting.utils import lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submodules=("crops", "export", "gallery", "graph", "handover", "inference", "inputs",
+                "outputs", "people", "predictor"),
+    exports={
+        "crops": ("CropTransform", "transform_for_box", "crop_image"),
+        "export": ("export_saved_model", "export_tflite"),
+        "gallery": ("write_gallery",),
+        "inference": ("run_inference",),
+        "people": ("read_people",),
+        "predictor": ("Predictor",),
+    },
+)

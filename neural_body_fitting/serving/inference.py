@@ -1,0 +1,157 @@
+"""Inference over a folder: stream the items, run the Predictor, write every output.
+
+Items stream through tf.data (decoding and cropping in parallel, a batch at
+a time), so a large folder is never held in memory; a writer thread renders
+and writes one batch while the networks run on the next. A person whose `.npz`
+exists is finished and skipped unless `overwrite`. A bad item is recorded
+with its message and the rest carry on; `index.html` lists both.
+"""
+import concurrent.futures
+import dataclasses
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from neural_body_fitting import constants
+from neural_body_fitting.serving import crops, gallery, inputs, outputs, people
+
+
+@dataclasses.dataclass
+class Summary:
+    """What a run of `run_inference` did."""
+
+    written: list        # [person id] processed now
+    skipped: list        # [person id] finished before
+    failed: list         # [(item id or file, message)]
+    gallery: str         # path of index.html
+    seconds_predicting: float = 0.0
+    seconds_writing: float = 0.0  # Rendering and writing the outputs (in the writer thread).
+    seconds_waiting_for_writes: float = 0.0  # Of the total: waiting for the writer.
+    seconds_total: float = 0.0
+
+
+def _item_dataset(items, mode):
+    """Batches-to-be of (index, input uint8 [S, S, 3], transform [4], error string)."""
+    size = constants.FIT_SIZE if mode == "fit" else constants.CROP_SIZE
+
+    def load(index):
+        item = items[int(index)]
+        try:
+            image, transform = inputs.load_item(item, mode)
+            return image, transform.as_array(), b""
+        except (OSError, ValueError) as error:
+            return (np.zeros((size, size, 3), np.uint8), np.zeros(4), str(error).encode())
+
+    def load_tensors(index):
+        image, transform, error = tf.numpy_function(load, [index],
+                                                    (tf.uint8, tf.float64, tf.string))
+        image.set_shape([size, size, 3])
+        transform.set_shape([4])
+        error.set_shape([])
+        return index, image, transform, error
+
+    return tf.data.Dataset.range(len(items)).map(
+        load_tensors, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=None,
+                  batch_size=8, overwrite=False, progress=True):
+    """Runs `predictor` on every person of the inputs and writes the outputs and the gallery.
+
+    Args:
+      predictor: a `serving.Predictor` (with a segmenter for `segment_fit`).
+      input_pattern: a folder, glob pattern or image file.
+      output_dir: where `images/` and `index.html` go.
+      mode: 'fit' (part maps or label maps) or 'segment_fit' (images).
+      people_file: keypoints or boxes (see `serving.people`), `segment_fit` only.
+      batch_size: people per network call.
+      overwrite: redo people whose outputs exist.
+    Returns:
+      a Summary.
+    """
+    if mode not in inputs.MODES:
+        raise ValueError(f"mode must be one of {inputs.MODES}, got '{mode}'")
+    if people_file and mode == "fit":
+        raise ValueError("keypoints and boxes crop images for segment_fit; part maps (fit) "
+                         "are used as given")
+    start = time.perf_counter()
+    people_by_image = people.read_people(people_file) if people_file else None
+    items = inputs.collect_items(inputs.list_images(input_pattern), people_by_image, people_file)
+    summary = Summary([], [], [(item.id, item.error) for item in items if item.error], "")
+    todo = []
+    for item in items:
+        if item.error:
+            continue
+        if not overwrite and outputs.is_finished(output_dir, item.id):
+            summary.skipped.append(item.id)
+        else:
+            todo.append(item)
+    run = predictor.fit if mode == "fit" else predictor.segment_fit
+    batches = _item_dataset(todo, mode).batch(batch_size).prefetch(1)
+    # One writer thread renders and writes a batch while the networks run on
+    # the next (OpenCV and file I/O release the GIL); at most one batch waits.
+    with tqdm.tqdm(total=len(todo), disable=not progress, unit="person") as bar, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=1) as writer:
+        pending = []
+        for indices, images, transforms, errors in batches.as_numpy_iterator():
+            good = []
+            for k, (index, error) in enumerate(zip(indices, errors)):
+                if error:
+                    summary.failed.append((todo[index].id, error.decode()))
+                else:
+                    good.append(k)
+            if good:
+                batch = _predict(run, [todo[indices[k]] for k in good], images[good],
+                                 transforms[good], summary)
+                _collect(pending, summary)
+                pending = [writer.submit(_write, output_dir, predictor.faces, mode, *batch, k)
+                           for k in range(len(good))]
+            bar.update(len(indices))
+        _collect(pending, summary)
+    finished = [(item.id, os.path.basename(item.path)) for item in items
+                if not item.error and outputs.is_finished(output_dir, item.id)]
+    summary.gallery = gallery.write_gallery(output_dir, finished, summary.failed)
+    summary.seconds_total = time.perf_counter() - start
+    return summary
+
+
+def _predict(run, items, images, transform_arrays, summary):
+    """(items, images, transforms, result) of a batch after the networks ran on it."""
+    transforms = [crops.CropTransform(*row[:3], int(row[3])) for row in transform_arrays]
+    tick = time.perf_counter()
+    result = run(images, transforms, return_vertices=True)
+    summary.seconds_predicting += time.perf_counter() - tick
+    return items, images, transforms, result
+
+
+def _write(output_dir, faces, mode, items, images, transforms, result, k):
+    """Writes person k of a batch; returns (id, error message or None, seconds)."""
+    tick = time.perf_counter()
+    item = items[k]
+    try:
+        # Crops read as whole files are their own originals; a part map's
+        # original is the map at its own size.
+        cropped = item.box is not None or mode == "fit"
+        original = inputs.load_original(item, mode) if cropped else None
+        outputs.write_person(output_dir, item.id, result, k, faces, images[k], original,
+                             transforms[k])
+        error = None
+    except (OSError, ValueError) as failure:
+        error = f"writing the outputs failed: {failure}"
+    return item.id, error, time.perf_counter() - tick
+
+
+def _collect(pending, summary):
+    """Waits for a batch's writes and records them (the wait is the writing's wall time)."""
+    tick = time.perf_counter()
+    for future in pending:
+        person_id, error, seconds = future.result()
+        summary.seconds_writing += seconds
+        if error:
+            summary.failed.append((person_id, error))
+        else:
+            summary.written.append(person_id)
+    summary.seconds_waiting_for_writes += time.perf_counter() - tick

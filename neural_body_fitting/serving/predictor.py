@@ -1,0 +1,167 @@
+"""The Predictor: crops or part maps in, one body per person out.
+
+    predictor = Predictor.from_runs("runs/fit", segmentation_run="runs/seg")
+    result = predictor.segment_fit(crops, transforms)      # uint8 [B, 512, 512, 3]
+    result = predictor.fit(part_maps)    # [B, n, n, 3] colours or [B, n, n] labels
+    predictor = Predictor.from_saved_model("export/")      # the same, from `nbf-export`
+
+A result is a dict of NumPy arrays (see `serving.graph`) plus
+
+  joints_2d_original [B, 24, 2]  the 2D joints in the original image's pixels
+  crop_transform [B, 4]          (scale, centre x, centre y, 512) of `crops.CropTransform`
+
+Part maps are their own "original": without transforms their joints come
+back in the map's pixels.
+"""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from neural_body_fitting import configs, constants, evaluation, render
+from neural_body_fitting.serving import crops, graph, handover
+from neural_body_fitting.training import checkpoints, runs
+
+
+def load_fitting_run(run_dir, body_model=None):
+    """The fitting network of a training run with its latest weights and latent mean.
+
+    Args:
+      run_dir: a training run directory (run.json, checkpoints, latent statistics).
+      body_model: BodyModel or spec replacing the run's (it must have the same arrays).
+    """
+    record = runs.read_record(run_dir)
+    if record is None:
+        raise FileNotFoundError(f"{runs.record_path(run_dir)}: not a fitting run (no run.json)")
+    config = configs.base.config_from_dict(record["config"], runs.record_path(run_dir))
+    if body_model is not None:
+        config.body_model = body_model
+    return evaluation.load_run_model(config, run_dir)[0]
+
+
+def load_segmentation_run(run_dir):
+    """The segmenter of a segmentation run: its run.json config names `segmenter` and
+    `input_size`; the weights are the latest `tf.train.Checkpoint(model=...)`."""
+    from neural_body_fitting.networks import segmentation
+
+    record = runs.read_record(run_dir)
+    if record is None:
+        raise FileNotFoundError(f"{runs.record_path(run_dir)}: not a segmentation run "
+                                "(no run.json)")
+    config = record["config"]
+    for key in ("segmenter", "input_size"):
+        if key not in config:
+            raise ValueError(f"{runs.record_path(run_dir)}: config has no '{key}'; is this a "
+                             "segmentation run?")
+    segmenter = segmentation.build_segmentation_model(config["segmenter"],
+                                                      int(config["input_size"]))
+    latest = tf.train.latest_checkpoint(run_dir)
+    if latest is None:
+        raise FileNotFoundError(f"{run_dir}: no segmentation checkpoint")
+    checkpoints.restore(tf.train.Checkpoint(model=segmenter), latest).expect_partial()
+    return segmenter
+
+
+def _as_colour_maps(part_maps):
+    """Colour maps uint8 [B, n, n, 3], or label maps [B, n, n] coloured with the part colours."""
+    part_maps = np.asarray(part_maps)
+    if part_maps.ndim == 3:
+        part_maps = render.colourise(part_maps)
+    if part_maps.ndim != 4 or part_maps.shape[1] != part_maps.shape[2] or part_maps.shape[3] != 3:
+        raise ValueError("part maps must be square colour maps [B, n, n, 3] or label maps "
+                         f"[B, n, n], got shape {list(part_maps.shape)}")
+    return part_maps.astype(np.uint8)
+
+
+def _check_crops(images):
+    images = np.asarray(images)
+    expected = (constants.CROP_SIZE, constants.CROP_SIZE, 3)
+    if images.ndim != 4 or images.shape[1:] != expected or images.dtype != np.uint8:
+        raise ValueError(f"crops must be uint8 [B, {expected[0]}, {expected[1]}, 3], got "
+                         f"{images.dtype} {list(images.shape)}")
+    return images
+
+
+class Predictor:
+    """Runs the networks (Keras models or a SavedModel) and maps joints back to the images.
+
+    Args:
+      model: the fitting network (`networks.NBFModel`), or None with `saved_model`.
+      segmenter: stage 1, a Keras model float [B, S, S, 3] (minus the ImageNet
+        mean) -> logits [B, S, S, 13], or None (only `fit`).
+      saved_model: a SavedModel loaded from `nbf-export` instead of the models.
+    """
+
+    def __init__(self, model=None, segmenter=None, saved_model=None):
+        if (model is None) == (saved_model is None):
+            raise ValueError("Predictor: give either the fitting model or a saved_model")
+        self._saved_model = saved_model
+        if saved_model is not None:
+            self.faces = saved_model.faces.numpy()
+            self.has_segmenter = hasattr(saved_model, "segment_fit")
+        else:
+            self.faces = np.asarray(model.smpl.body_model.faces)
+            self.has_segmenter = segmenter is not None
+            self._fit = tf.function(lambda maps, vertices: graph.fit(model, maps, vertices))
+            self._segment_fit = tf.function(
+                lambda images, vertices: graph.segment_fit(segmenter, model, images, vertices))
+
+    @classmethod
+    def from_runs(cls, fitting_run, segmentation_run=None, body_model=None):
+        """From run directories; `body_model` overrides the fitting run's (same arrays)."""
+        segmenter = load_segmentation_run(segmentation_run) if segmentation_run else None
+        return cls(load_fitting_run(fitting_run, body_model), segmenter)
+
+    @classmethod
+    def from_saved_model(cls, path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise FileNotFoundError(f"{path}: no SavedModel (saved_model.pb); write one with "
+                                    "nbf-export")
+        return cls(saved_model=tf.saved_model.load(path))
+
+    def _run(self, name, inputs, return_vertices):
+        if self._saved_model is not None:
+            outputs = getattr(self._saved_model, name)(tf.constant(inputs))
+            if not return_vertices:
+                outputs = {k: v for k, v in outputs.items() if k != "vertices"}
+        else:
+            function = self._fit if name == "fit" else self._segment_fit
+            outputs = function(tf.constant(inputs), bool(return_vertices))
+        return {key: value.numpy() for key, value in outputs.items()}
+
+    def fit(self, part_maps, transforms=None, return_vertices=False):
+        """Stage 2 on part maps [B, n, n, 3] (colours) or [B, n, n] (labels), uint8.
+
+        transforms: per map, its `CropTransform` (None: the map is the original).
+        """
+        maps = _as_colour_maps(part_maps)
+        size = maps.shape[1]
+        if transforms is None:
+            own = crops.CropTransform(constants.CROP_SIZE / size, size / 2.0, size / 2.0)
+            transforms = [own] * len(maps)
+        fit_maps = handover.resize_nearest(maps, constants.FIT_SIZE)
+        return _with_original_joints(self._run("fit", fit_maps, return_vertices), transforms)
+
+    def segment_fit(self, images, transforms=None, return_vertices=False):
+        """Both stages on crops uint8 [B, 512, 512, 3] (see `crops.crop_image`).
+
+        transforms: per crop, its `CropTransform` (None: the crops are the originals).
+        """
+        if not self.has_segmenter:
+            raise ValueError("segment_fit needs a segmenter (a segmentation run, or a "
+                             "SavedModel exported with one)")
+        images = _check_crops(images)
+        transforms = transforms or [crops.CropTransform.identity()] * len(images)
+        return _with_original_joints(self._run("segment_fit", images, return_vertices),
+                                     transforms)
+
+
+def _with_original_joints(result, transforms):
+    if len(transforms) != len(result["betas"]):
+        raise ValueError(f"got {len(transforms)} crop transforms for {len(result['betas'])} "
+                         "inputs")
+    result["joints_2d_original"] = np.stack([
+        transform.to_original(joints) for transform, joints in
+        zip(transforms, result["joints_2d"])]).astype(np.float32)
+    result["crop_transform"] = np.stack([t.as_array() for t in transforms])
+    return result
