@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
 
-from neural_body_fitting import constants, render
+from neural_body_fitting import configs, constants, render, training
 from neural_body_fitting.body import smpl
-from neural_body_fitting.serving import crops, handover, inputs, outputs, people, predictor
+from neural_body_fitting.data import synthesis
+from neural_body_fitting.serving import crops, graph, handover, inputs, outputs, people, predictor
 
 # --- Crops ------------------------------------------------------------------------------
 
@@ -226,3 +227,21 @@ def test_photos_of_every_kind_become_8_bit_rgb(tmp_path):
     crop, transform = inputs.load_item(
         inputs.Item("grey_p0", str(tmp_path / "grey.png"), box=(10, 5, 30, 35)), "segment_fit")
     assert crop.shape == (512, 512, 3) and transform.scale == pytest.approx(440 / 30)
+
+
+def test_a_segmentation_run_of_the_trainer_drives_segment_fit(run_dir, tmp_path):
+    """Predictor.from_runs loads what `nbf-train` writes for stage 1 (a real DeepLab)."""
+    data_root, seg_run = str(tmp_path / "data"), str(tmp_path / "segmentation_run")
+    synthesis.generate_dataset(data_root, {"train": 2}, seed=3, progress=False)
+    config = configs.get_experiment("segmentation_deeplab_vgg")
+    config.update(dict(dataset_root=data_root, input_size=32, batch_size=2, max_steps=1))
+    trainer = training.Trainer(config, seg_run, progress=False)
+    trainer.train()
+    both = predictor.Predictor.from_runs(run_dir, segmentation_run=seg_run)
+    crops = np.random.default_rng(0).integers(0, 256, (2, 512, 512, 3), dtype=np.uint8)
+    expected = graph.segment(trainer.model, tf.constant(crops)).numpy()
+    result = both.segment_fit(crops)
+    np.testing.assert_array_equal(result["part_labels"], expected)
+    assert result["betas"].shape == (2, 10) and np.isfinite(result["joints_2d"]).all()
+    with pytest.raises(ValueError, match="not a segmentation run"):
+        predictor.load_segmentation_run(run_dir)

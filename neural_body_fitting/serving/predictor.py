@@ -40,26 +40,16 @@ def load_fitting_run(run_dir, body_model=None):
 
 
 def load_segmentation_run(run_dir):
-    """The segmenter of a segmentation run: its run.json config names `segmenter` and
-    `input_size`; the weights are the latest `tf.train.Checkpoint(model=...)`."""
-    from neural_body_fitting.networks import segmentation
-
+    """The segmenter of a segmentation training run, with its latest weights."""
     record = runs.read_record(run_dir)
     if record is None:
         raise FileNotFoundError(f"{runs.record_path(run_dir)}: not a segmentation run "
                                 "(no run.json)")
-    config = record["config"]
-    for key in ("segmenter", "input_size"):
-        if key not in config:
-            raise ValueError(f"{runs.record_path(run_dir)}: config has no '{key}'; is this a "
-                             "segmentation run?")
-    segmenter = segmentation.build_segmentation_model(config["segmenter"],
-                                                      int(config["input_size"]))
-    latest = tf.train.latest_checkpoint(run_dir)
-    if latest is None:
-        raise FileNotFoundError(f"{run_dir}: no segmentation checkpoint")
-    checkpoints.restore(tf.train.Checkpoint(model=segmenter), latest).expect_partial()
-    return segmenter
+    config = configs.base.config_from_dict(record["config"], runs.record_path(run_dir))
+    if config.stage != "segmentation":
+        raise ValueError(f"{runs.record_path(run_dir)}: a {config.stage} run, not a "
+                         "segmentation run")
+    return evaluation.load_segmentation_run_model(config, run_dir)
 
 
 def _as_colour_maps(part_maps):
