@@ -15,7 +15,10 @@
    at least 45% and Procrustes reconstruction error at least 20% below the
    mean pose's;
 5. saves the learning curve as <output_dir>/learning_curve.png;
-6. times a few steps of the full recipe (configs/demo_up.py: 224 px,
+6. runs the trained network through the inference pipeline (`serving`) on
+   the first held-out part maps: per person the SMPL parameters, meshes and
+   overlays, and <output_dir>/gallery/index.html to browse them;
+7. times a few steps of the full recipe (configs/demo_up.py: 224 px,
    batch 5, 75 epochs of UP-3D) and prints what training it would take here.
 
 A second call reuses the data and the finished run and only evaluates again.
@@ -27,7 +30,7 @@ import time
 import numpy as np
 from absl import flags, logging
 
-from neural_body_fitting import configs, evaluation, training
+from neural_body_fitting import configs, evaluation, serving, training
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.cli import common
 from neural_body_fitting.data import layout, synthesis
@@ -42,6 +45,7 @@ NUM_TEST = flags.DEFINE_integer("num_test", 128, "Held-out samples to generate."
 MARGINS = {"mean_err_joints3D": 0.45, "mean_recon_err": 0.20}
 UP3D_TRAINING_IMAGES = 5703  # The full recipe's data (docs/data.md).
 TIMED_STEPS = 3  # Steps of the full recipe timed after one warm-up step.
+GALLERY_INPUTS = "test_0000[01]?_colours.png"  # The first 20 held-out colour maps.
 
 
 def demo_config(dataset_root, smpl_model, steps=0):
@@ -156,6 +160,11 @@ def main(argv):
             metrics=("mean_err_joints3D", "mean_recon_err"),
             baselines={key: baseline[key] for key in MARGINS}):
         print(f"Learning curve: {curve}")
+    gallery = serving.run_inference(
+        serving.Predictor.from_runs(run_dir),
+        os.path.join(root, "colours", GALLERY_INPUTS), os.path.join(OUTPUT_DIR.value, "gallery"),
+        mode="fit", overwrite=True, progress=False)
+    print(f"Gallery of {len(gallery.written)} held-out samples: {gallery.gallery}")
     print(f"Demo wall time: {time.perf_counter() - start:.0f} s")
     seconds_per_step, full_config = time_full_recipe(
         root, SMPL_MODEL.value, os.path.join(OUTPUT_DIR.value, "full_recipe_timing"))

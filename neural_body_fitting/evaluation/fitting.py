@@ -35,7 +35,17 @@ from neural_body_fitting.utils import files
 METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
 
 
-def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None):
+def prediction_function(model, config):
+    """`model` at test time on an input batch, as one tf.function: traced once, used often."""
+    @tf.function
+    def predict(batch):
+        translation = batch["translation"] if config.use_gt_translation else None
+        return model(batch["input"], translation=translation, training=False)
+
+    return predict
+
+
+def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None, predict=None):
     """Runs `model` over `dataset` (unshuffled batches) and computes the metrics.
 
     Args:
@@ -46,6 +56,8 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None)
       output: path prefix for the .npz and .csv files, or None.
       truth_layer: SMPL layer of the model's body model for the ground truth
         (made here if None; callers evaluating repeatedly pass one).
+      predict: `prediction_function(model, config)` (made here if None; callers
+        evaluating repeatedly pass one, or every call traces the model again).
     Returns:
       (summary dict, per-sample dict of arrays).
     """
@@ -54,12 +66,7 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None)
     head = constants.LANDMARK14_HEAD if config.num_landmarks == 14 else (12, 15)
     rows = {key: [] for key in ("id", *METRICS)}
     predictions = {"betas": [], "rotations": [], "joints": []}
-
-    @tf.function
-    def predict(batch):
-        translation = batch["translation"] if config.use_gt_translation else None
-        return model(batch["input"], translation=translation, training=False)
-
+    predict = predict or prediction_function(model, config)
     for batch in dataset:
         outputs = {key: value.numpy() for key, value in predict(batch).items()}
         truth = truth_layer(batch["betas"], batch["pose"], batch["translation"],
@@ -181,8 +188,9 @@ class Validator:
         self.frequency = config.validation_freq
         self.dataset, self.num_samples = evaluation_dataset(config, config.eval_split,
                                                             trainer.stats_mean, cache=True)
-        # Built once: a new SMPL layer per validation would be compiled again each time.
+        # Built once: a new SMPL layer or tf.function per validation would be traced again.
         self.truth_layer = smpl.SMPL(trainer.model.smpl.body_model)
+        self.predict = prediction_function(trainer.model, config)
         self.path = os.path.join(trainer.model_dir, "validation.csv")
         self.writer = tf.summary.create_file_writer(
             os.path.join(trainer.model_dir, "validation"))
@@ -192,7 +200,8 @@ class Validator:
         if not self.frequency or step % self.frequency:
             return None
         summary = evaluate(self.trainer.model, self.dataset, self.num_samples,
-                           self.trainer.config, truth_layer=self.truth_layer)[0]
+                           self.trainer.config, truth_layer=self.truth_layer,
+                           predict=self.predict)[0]
         with self.writer.as_default(step=step):
             for key in self.COLUMNS[1:]:
                 tf.summary.scalar(f"validation/{key}", summary[key])
