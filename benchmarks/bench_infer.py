@@ -2,11 +2,11 @@
 Predictor against the exported SavedModel, and the share of wall time that
 `run_inference` spends rendering and writing the outputs (target <= 10%).
 
-Usage: python benchmarks/bench_infer.py [--input_size=224] [--segmenter=refinenet]
-           [--batch_sizes=1,8] [--repeats=5] [--people=16]
+Usage: python benchmarks/bench_infer.py [--input_size=224]
+           [--segmenter=refinenet_resnet_v1_101] [--batch_sizes=1,8] [--repeats=5]
+           [--people=16]
 
-Nothing is trained: random-initialised networks cost the same. `segment_fit`
-needs `networks.segmentation` (stage 1); without it those rows say n/a.
+Nothing is trained: random-initialised networks cost the same.
 """
 import os
 import platform
@@ -19,24 +19,17 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from neural_body_fitting import configs, constants, networks, render, serving  # noqa: E402
+from neural_body_fitting.networks import segmentation  # noqa: E402
 from neural_body_fitting.serving import export  # noqa: E402
 from neural_body_fitting.utils import images  # noqa: E402
 
 INPUT_SIZE = flags.DEFINE_integer("input_size", constants.FIT_SIZE, "Fitting-network input.")
-SEGMENTER = flags.DEFINE_string("segmenter", "refinenet", "Stage-1 network name.")
+SEGMENTER = flags.DEFINE_enum("segmenter", "refinenet_resnet_v1_101", segmentation.SEGMENTERS,
+                              "Stage-1 network.")
 SEGMENTER_SIZE = flags.DEFINE_integer("segmenter_size", constants.CROP_SIZE, "Stage-1 input.")
 BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes.")
 REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per case (after one warm-up).")
 PEOPLE = flags.DEFINE_integer("people", 16, "Part maps for the output-writing measurement.")
-
-
-def build_segmenter():
-    """Stage 1 at random weights, or None when `networks.segmentation` is not there yet."""
-    try:
-        from neural_body_fitting.networks import segmentation
-    except ImportError:
-        return None
-    return segmentation.build_segmentation_model(SEGMENTER.value, SEGMENTER_SIZE.value)
 
 
 def images_per_second(run, inputs):
@@ -47,15 +40,19 @@ def images_per_second(run, inputs):
     return REPEATS.value * len(inputs) / (time.perf_counter() - start)
 
 
-def output_share(predictor, folder):
-    """A `run_inference` on part maps: its Summary."""
+def output_share(predictor, folder, mode):
+    """`run_inference` on --people part maps (fit) or 512 px crops (segment_fit): its Summary."""
     rng = np.random.default_rng(0)
+    inputs = os.path.join(folder, f"inputs_{mode}")
     for k in range(PEOPLE.value):
-        labels = np.kron(rng.integers(0, 13, (28, 28)), np.ones((8, 8), np.int64))
-        images.write_png(os.path.join(folder, "maps", f"map{k:03d}.png"), render.colourise(labels))
-    return serving.run_inference(predictor, os.path.join(folder, "maps"),
-                                 os.path.join(folder, "out"), "fit", batch_size=8,
-                                 progress=False)
+        if mode == "fit":
+            labels = np.kron(rng.integers(0, 13, (28, 28)), np.ones((8, 8), np.int64))
+            image = render.colourise(labels)
+        else:
+            image = rng.integers(0, 256, (constants.CROP_SIZE, constants.CROP_SIZE, 3), np.uint8)
+        images.write_png(os.path.join(inputs, f"person{k:03d}.png"), image)
+    return serving.run_inference(predictor, inputs, os.path.join(folder, f"out_{mode}"), mode,
+                                 batch_size=8, progress=False)
 
 
 def main(argv):
@@ -63,7 +60,7 @@ def main(argv):
     config = configs.default_config()
     config.input_size = INPUT_SIZE.value
     model = networks.build_fitting_model(config)
-    segmenter = build_segmenter()
+    segmenter = segmentation.build_segmentation_model(SEGMENTER.value, SEGMENTER_SIZE.value)
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as folder:
         export.export_saved_model(os.path.join(folder, "export"), model, segmenter)
@@ -71,7 +68,7 @@ def main(argv):
                       "SavedModel": serving.Predictor.from_saved_model(
                           os.path.join(folder, "export"))}
         print(f"# bench_infer: {config.encoder_type} at {INPUT_SIZE.value} px, segmenter "
-              f"{SEGMENTER.value if segmenter else 'n/a'}; {platform.machine()}, "
+              f"{SEGMENTER.value} at {SEGMENTER_SIZE.value} px; {platform.machine()}, "
               f"{os.cpu_count()} cores")
         print("| mode | batch | eager Predictor (images/s) | SavedModel (images/s) |")
         print("| --- | --- | --- | --- |")
@@ -80,16 +77,19 @@ def main(argv):
             crops = rng.integers(0, 256, (batch, 512, 512, 3), dtype=np.uint8)
             for mode, inputs in (("fit", maps), ("segment_fit", crops)):
                 cells = [f"{images_per_second(getattr(p, mode), inputs):.2f}"
-                         if mode == "fit" or segmenter else "n/a"
                          for p in predictors.values()]
                 print(f"| {mode} | {batch} | {' | '.join(cells)} |")
-        summary = output_share(predictors["SavedModel"], folder)
-    total, waiting = summary.seconds_total, summary.seconds_waiting_for_writes
-    print(f"\nrun_inference, fit, {PEOPLE.value} people, batch 8: {total:.2f} s wall time; "
-          f"networks {summary.seconds_predicting:.2f} s; rendering and writing "
-          f"{summary.seconds_writing:.2f} s in the writer thread; the run waited for it "
-          f"{waiting:.2f} s ({100 * waiting / total:.0f}% of the wall time)")
-
+        summaries = {mode: output_share(predictors["SavedModel"], folder, mode)
+                     for mode in ("fit", "segment_fit")}
+    print(f"\nrun_inference on {PEOPLE.value} people, batch 8 (rendering and writing run in a "
+          "writer thread beside the networks):\n")
+    print("| mode | wall time (s) | networks (s) | rendering and writing (s) | "
+          "waiting for the writer (s) | share of the wall time waiting |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for mode, summary in summaries.items():
+        total, waiting = summary.seconds_total, summary.seconds_waiting_for_writes
+        print(f"| {mode} | {total:.2f} | {summary.seconds_predicting:.2f} | "
+              f"{summary.seconds_writing:.2f} | {waiting:.2f} | {100 * waiting / total:.0f}% |")
 
 if __name__ == "__main__":
     app.run(main)
