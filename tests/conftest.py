@@ -1,4 +1,24 @@
 """Shared test set-up: quiet TensorFlow, deterministic seeds."""
 import os
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """An untrained fitting run (tests/serving_helpers.py), shared by a test module."""
+    from serving_helpers import untrained_fitting_run
+
+    return untrained_fitting_run(str(tmp_path_factory.mktemp("fit_run")))
+
+
+@pytest.fixture(scope="module")
+def eager(run_dir):
+    """The eager Predictor of `run_dir` with the tiny stand-in segmenter."""
+    from serving_helpers import tiny_segmenter
+
+    from neural_body_fitting.serving import predictor
+
+    return predictor.Predictor(predictor.load_fitting_run(run_dir), tiny_segmenter())

@@ -53,3 +53,4 @@ def person_image(height, width, box, seed=0):
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     image[y0:y1, x0:x1] = (230, 180, 140)
     return image
+

@@ -8,22 +8,13 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
+from serving_helpers import person_image
 
 from neural_body_fitting import render, serving
-from neural_body_fitting.serving import outputs, predictor
+from neural_body_fitting.serving import outputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return untrained_fitting_run(str(tmp_path_factory.mktemp("fit_run")))
-
-
-@pytest.fixture(scope="module")
-def eager(run_dir):
-    return predictor.Predictor(predictor.load_fitting_run(run_dir), tiny_segmenter())
 
 
 def write(path, image):

@@ -261,7 +261,8 @@ def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
     metrics = second.train()
     assert second.step == 3 and 0.0 <= metrics["pixel_accuracy"] <= 1.0
     with pytest.raises(runs.RunMismatchError, match="config.segmenter: the run has"):
-        training.Trainer(run_config(root, segmenter="deeplab_resnet_v1_101"), run_dir, progress=False)
+        training.Trainer(run_config(root, segmenter="deeplab_resnet_v1_101"), run_dir,
+                         progress=False)
 
 
 def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root, tmp_path):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_helpers import person_image, tiny_segmenter, untrained_fitting_run
+from serving_helpers import person_image, tiny_segmenter
 
 from neural_body_fitting import configs, constants, render, training
 from neural_body_fitting.body import smpl
@@ -135,15 +135,6 @@ def test_obj_and_ply_round_trip(tmp_path):
 
 # --- The Predictor ------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return untrained_fitting_run(str(tmp_path_factory.mktemp("fit_run")))
-
-
-@pytest.fixture(scope="module")
-def eager(run_dir):
-    return predictor.Predictor(predictor.load_fitting_run(run_dir), tiny_segmenter())
 
 
 def part_maps(count=2, size=224, seed=4):

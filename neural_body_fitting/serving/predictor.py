@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from neural_body_fitting import configs, constants, evaluation, render
 from neural_body_fitting.serving import crops, graph, handover
-from neural_body_fitting.training import checkpoints, runs
+from neural_body_fitting.training import runs
 
 
 def load_fitting_run(run_dir, body_model=None):
