@@ -124,12 +124,7 @@ def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
     """
     config = configs.validate(config)
     body_model = resolve_body_model(config.body_model or None)
-    record = runs.read_record(model_dir)
-    if record is None:
-        raise FileNotFoundError(f"{runs.record_path(model_dir)}: not a training run (no run "
-                                "record); train first")
-    runs.check_against_record(record, model_dir, config, body_model, keys=runs.MODEL_KEYS,
-                              allow_changes=allow_run_changes)
+    runs.check_run_for_model(model_dir, config, body_model, allow_run_changes)
     prefix = (config.latent_stats.format(dataset_root=config.dataset_root)
               if config.latent_stats else os.path.join(model_dir, "latent_stats"))
     stats_mean, _ = statistics.load_latent_statistics(

@@ -102,12 +102,7 @@ def load_segmentation_run_model(config, model_dir, allow_run_changes=False):
     the network's outputs (`runs.MODEL_KEYS`), unless `allow_run_changes`.
     """
     config = configs.validate(config)
-    record = runs.read_record(model_dir)
-    if record is None:
-        raise FileNotFoundError(f"{runs.record_path(model_dir)}: not a training run (no run "
-                                "record); train first")
-    runs.check_against_record(record, model_dir, config, None, keys=runs.MODEL_KEYS,
-                              allow_changes=allow_run_changes)
+    runs.check_run_for_model(model_dir, config, None, allow_run_changes)
     model = segmenters.build_segmentation_model(config.segmenter, config.input_size,
                                                 config.num_classes, config.bn_decay)
     latest = tf.train.latest_checkpoint(model_dir)

@@ -157,3 +157,17 @@ def check_data_matches_model(data_identity, model, num_landmarks):
         raise RunMismatchError(
             f"{os.path.join(root, 'dataset.json')}: the data has {count} landmarks, the config "
             f"expects {num_landmarks} (config.num_landmarks)")
+
+
+def check_run_for_model(model_dir, config, body_model, allow_changes=False):
+    """Checks that `config` builds the network trained in `model_dir` (its MODEL_KEYS).
+
+    Raises FileNotFoundError when `model_dir` holds no run record, and
+    RunMismatchError as `check_against_record` does.
+    """
+    record = read_record(model_dir)
+    if record is None:
+        raise FileNotFoundError(f"{record_path(model_dir)}: not a training run (no run "
+                                "record); train first")
+    return check_against_record(record, model_dir, config, body_model, keys=MODEL_KEYS,
+                                allow_changes=allow_changes)
