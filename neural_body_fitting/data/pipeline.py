@@ -123,6 +123,33 @@ def _check_labels(path, labels):
                          f"is not in 0..{constants.NUM_JOINTS}")
 
 
+def read_checked_samples(root, split, read_sample, skip_bad_samples=False):
+    """Reads every sample of a split's list with `read_sample(sample_id)`.
+
+    `read_sample` raises ValueError/FileNotFoundError naming the bad file; the
+    first one stops the reading, unless `skip_bad_samples`, which leaves the
+    sample out and logs it. A split without a usable sample is refused.
+    Returns ([(sample id, latent flag, what read_sample returned)], [(id, reason)] skipped).
+    """
+    layout.check_complete(root)
+    entries = layout.read_split_list(root, split)
+    kept, skipped = [], []
+    for sample_id, flag in entries:
+        try:
+            kept.append((sample_id, flag, read_sample(sample_id)))
+        except (ValueError, FileNotFoundError) as error:
+            if not skip_bad_samples:
+                raise
+            logging.warning("Skipping sample %s: %s", sample_id, error)
+            skipped.append((sample_id, str(error)))
+    if skipped:
+        logging.warning("%s/%s: skipped %d of %d samples", root, split, len(skipped),
+                        len(entries))
+    if not kept:
+        raise ValueError(f"{layout.list_path(root, split)}: no usable samples")
+    return kept, skipped
+
+
 def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_landmarks=None):
     """Reads and checks a split: list, `.bin` files, input PNGs (`check_input_png`).
 
@@ -130,44 +157,30 @@ def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_la
     unless `skip_bad_samples`, which leaves bad samples out, logs them and
     records them in `Split.skipped`.
     """
-    layout.check_complete(root)
-    entries = layout.read_split_list(root, split)
     has_labels = os.path.isdir(os.path.join(root, "labels"))
     file_kind = _input_file_kind(input_type, has_labels)
-    kept, params, rest, joints, joints_2d, skipped = [], [], [], [], [], []
-    for sample_id, flag in entries:
+    landmarks = [num_landmarks]  # The first good sample's count when not given.
+
+    def read_sample(sample_id):
         paths = layout.sample_paths(root, sample_id)
-        try:
-            values = layout.read_smplparams(paths["smplparams"])
-            sample_rest, sample_joints, sample_2d = layout.read_joints(paths["joints"])
-            expected = num_landmarks or (joints[0].shape[0] if joints else None)
-            if expected is not None and sample_joints.shape[0] != expected:
-                raise ValueError(f"{paths['joints']}: {sample_joints.shape[0]} landmarks, "
-                                 f"expected {expected}")
-            if file_kind is not None:
-                if not os.path.isfile(paths[file_kind]):
-                    raise FileNotFoundError(
-                        f"{paths[file_kind]}: file does not exist (list "
-                        f"{layout.list_path(root, split)} names '{sample_id}')")
-                check_input_png(paths[file_kind], file_kind)
-        except (ValueError, FileNotFoundError) as error:
-            if not skip_bad_samples:
-                raise
-            logging.warning("Skipping sample %s: %s", sample_id, error)
-            skipped.append((sample_id, str(error)))
-            continue
-        kept.append((sample_id, flag))
-        params.append(values)
-        rest.append(sample_rest)
-        joints.append(sample_joints)
-        joints_2d.append(sample_2d)
-    if skipped:
-        logging.warning("%s/%s: skipped %d of %d samples", root, split, len(skipped),
-                        len(entries))
-    if not kept:
-        raise ValueError(f"{layout.list_path(root, split)}: no usable samples")
-    return Split(root, [k[0] for k in kept], np.array([k[1] for k in kept], np.float32),
-                 np.stack(params), np.stack(rest), np.stack(joints), np.stack(joints_2d),
+        values = layout.read_smplparams(paths["smplparams"])
+        rest, joints, joints_2d = layout.read_joints(paths["joints"])
+        if landmarks[0] is not None and joints.shape[0] != landmarks[0]:
+            raise ValueError(f"{paths['joints']}: {joints.shape[0]} landmarks, "
+                             f"expected {landmarks[0]}")
+        if file_kind is not None:
+            if not os.path.isfile(paths[file_kind]):
+                raise FileNotFoundError(
+                    f"{paths[file_kind]}: file does not exist (list "
+                    f"{layout.list_path(root, split)} names '{sample_id}')")
+            check_input_png(paths[file_kind], file_kind)
+        landmarks[0] = joints.shape[0]
+        return values, rest, joints, joints_2d
+
+    kept, skipped = read_checked_samples(root, split, read_sample, skip_bad_samples)
+    ids, flags, samples = zip(*kept)
+    params, rest, joints, joints_2d = (np.stack(column) for column in zip(*samples))
+    return Split(root, list(ids), np.array(flags, np.float32), params, rest, joints, joints_2d,
                  skipped)
 
 

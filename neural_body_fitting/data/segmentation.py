@@ -28,7 +28,6 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from neural_body_fitting import constants
 from neural_body_fitting.data import augment, encodings, layout, pipeline
@@ -52,31 +51,19 @@ def load_segmentation_split(root, split, skip_bad_samples=False):
     `skip_bad_samples`, which leaves bad samples out, logs them and records
     them in `SegmentationSplit.skipped`.
     """
-    layout.check_complete(root)
-    entries = layout.read_split_list(root, split)
-    kept, skipped = [], []
-    for sample_id, _ in entries:
+    def read_sample(sample_id):
         paths = layout.sample_paths(root, sample_id)
-        try:
-            for kind in ("image", "labels"):
-                if not os.path.isfile(paths[kind]):
-                    raise FileNotFoundError(
-                        f"{paths[kind]}: file does not exist (list {layout.list_path(root, split)}"
-                        f" names '{sample_id}'; the segmenter needs images/ and labels/)")
-                pipeline.check_input_png(paths[kind], kind)
-        except (ValueError, FileNotFoundError) as error:
-            if not skip_bad_samples:
-                raise
-            logging.warning("Skipping sample %s: %s", sample_id, error)
-            skipped.append((sample_id, str(error)))
-            continue
-        kept.append((sample_id, paths["image"], paths["labels"]))
-    if skipped:
-        logging.warning("%s/%s: skipped %d of %d samples", root, split, len(skipped),
-                        len(entries))
-    if not kept:
-        raise ValueError(f"{layout.list_path(root, split)}: no usable samples")
-    ids, image_paths, label_paths = (list(column) for column in zip(*kept))
+        for kind in ("image", "labels"):
+            if not os.path.isfile(paths[kind]):
+                raise FileNotFoundError(
+                    f"{paths[kind]}: file does not exist (list {layout.list_path(root, split)}"
+                    f" names '{sample_id}'; the segmenter needs images/ and labels/)")
+            pipeline.check_input_png(paths[kind], kind)
+        return paths["image"], paths["labels"]
+
+    kept, skipped = pipeline.read_checked_samples(root, split, read_sample, skip_bad_samples)
+    ids = [sample_id for sample_id, _, _ in kept]
+    image_paths, label_paths = (list(column) for column in zip(*(paths for _, _, paths in kept)))
     return SegmentationSplit(root, ids, image_paths, label_paths, skipped)
 
 
