@@ -15,7 +15,9 @@
    <output_dir>/<table>/<variant>/run and evaluated on the held-out split;
    its result is cached in <output_dir>/<table>/<variant>/result.json. An
    interrupted call continues where it stopped (the Trainer resumes a run),
-   and a repeated call trains nothing.
+   and a repeated call trains nothing. A variant identical to one of another
+   table in the same directory (Table 4's 100% is Table 3's L_lat + L_3D +
+   L_2D: same config, data and steps) reuses that run's result.
 3. The untrained network, which predicts the latent mean, is evaluated too:
    the baseline a variant that learns has to beat.
 4. Writes <output_dir>/<table>.md, .csv and .png (our 3D joint error beside
@@ -26,6 +28,7 @@ budget on the same directory is refused, so one table never mixes budgets.
 """
 import csv
 import dataclasses
+import glob
 import io
 import json
 import os
@@ -183,6 +186,39 @@ def train_and_evaluate(config, run_dir, steps, progress):
             "train_seconds": trained - start, "eval_seconds": time.perf_counter() - trained}
 
 
+def find_identical_run(output_dir, config, steps, run_dir):
+    """The run directory of another table's variant trained exactly as `config` would, or None.
+
+    Identical: the recorded config differs in no key (operational ones
+    included), the training list has the same fingerprint, the run was never
+    resumed with changes, and its result is for `steps` steps.
+    """
+    data = training.runs.dataset_identity(config.dataset_root, config.train_split)
+    for path in sorted(glob.glob(os.path.join(output_dir, "*", "*", "result.json"))):
+        candidate = os.path.join(os.path.dirname(path), "run")
+        if os.path.abspath(candidate) == os.path.abspath(run_dir):
+            continue
+        record = training.runs.read_record(candidate)
+        if record is None or record["history"]:
+            continue
+        with open(path) as stream:
+            result = json.load(stream)
+        differences = training.runs.config_differences(record["config"], config,
+                                                       keys=set(record["config"]) | set(config))
+        if (not differences and result.get("steps") == steps
+                and record["dataset"].get("fingerprint") == data["fingerprint"]):
+            return candidate
+    return None
+
+
+def reused_result(source_run):
+    """The result of the identical run `source_run`, marked as reused."""
+    with open(os.path.join(os.path.dirname(source_run), "result.json")) as stream:
+        result = json.load(stream)
+    return {**result, "steps_this_call": 0, "train_seconds": 0.0, "eval_seconds": 0.0,
+            "reused_from": os.path.abspath(source_run)}
+
+
 def baseline_result(config, run_dir):
     """The untrained network's result: it predicts the latent mean whatever the input."""
     start = time.perf_counter()
@@ -203,6 +239,8 @@ def cached(path, compute, *args):
 
 
 def describe_time(name, result, was_cached):
+    if "reused_from" in result:
+        return f"{name}: the identical run {result['reused_from']}"
     steps, seconds = result["steps_this_call"], result["train_seconds"]
     trained = f"trained {steps} steps in {seconds:.0f} s ({seconds / steps:.2f} s/step), " \
         if steps else ""
@@ -319,14 +357,22 @@ def reproduce_table(table, output_dir, budget, variants=None, body_model=None, p
     results, times = {}, []
 
     def run_dir(name):
+        """Where the variant's run is: its own, or the identical run it reused."""
+        if name in results and "reused_from" in results[name]:
+            return results[name]["reused_from"]
         return os.path.join(output_dir, table, name, "run")
 
     def result_path(name):
         return os.path.join(output_dir, table, name, "result.json")
 
     for name, config in configs.items():
-        results[name], was_cached = cached(result_path(name), train_and_evaluate, config,
-                                           run_dir(name), budget.steps, progress)
+        identical = None if os.path.isfile(result_path(name)) else find_identical_run(
+            output_dir, config, budget.steps, run_dir(name))
+        if identical:
+            results[name], was_cached = cached(result_path(name), reused_result, identical)
+        else:
+            results[name], was_cached = cached(result_path(name), train_and_evaluate, config,
+                                               run_dir(name), budget.steps, progress)
         times.append(describe_time(name, results[name], was_cached))
         print(f"{table}/{times[-1]}")
     first = next(iter(configs))  # The baseline needs a run's record and statistics.
