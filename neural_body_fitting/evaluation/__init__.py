@@ -9,6 +9,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "fitting": ("METRICS", "Validator", "evaluate", "evaluation_dataset", "load_run_model",
                     "read_validation_csv", "run_evaluation"),
         "segmentation": ("evaluate_segmentation", "load_segmentation_run_model",
-                         "run_segmentation_evaluation", "segmentation_evaluation_dataset"),
+                         "run_largest_part_baseline", "run_segmentation_evaluation",
+                         "segmentation_evaluation_dataset"),
     },
 )

@@ -142,13 +142,17 @@ def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
 
 
 def run_evaluation(config, model_dir, split, baseline=False, output=True,
-                   allow_run_changes=False):
-    """Evaluates the run in `model_dir` on `split` of `config.dataset_root`; returns the summary."""
+                   allow_run_changes=False, output_suffix=""):
+    """Evaluates the run in `model_dir` on `split` of `config.dataset_root`; returns the summary.
+
+    Writes `<model_dir>/eval_<split><output_suffix>[_baseline].{npz,csv,json}`;
+    a suffix keeps the evaluations of one run on several datasets apart.
+    """
     model, stats_mean = load_run_model(config, model_dir, baseline, allow_run_changes)
     runs.check_data_matches_model(runs.dataset_identity(config.dataset_root, split),
                                   model.smpl.body_model, config.num_landmarks)
     dataset, num_samples = evaluation_dataset(config, split, stats_mean)
-    name = f"eval_{split}" + ("_baseline" if baseline else "")
+    name = f"eval_{split}{output_suffix}" + ("_baseline" if baseline else "")
     return evaluate(model, dataset, num_samples, config,
                     os.path.join(model_dir, name) if output else None)[0]
 
