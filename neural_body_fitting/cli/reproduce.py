@@ -295,20 +295,26 @@ def latest_checkpoint(run_dir):
 
 
 def train_segmenter(config, run_dir, steps, progress):
-    """Trains (or resumes) Table 2's segmenter in `run_dir` to `steps`; returns the seconds."""
+    """Trains (or resumes) Table 2's segmenter in `run_dir` to `steps`.
+
+    Returns {'steps_this_call', 'train_seconds'}.
+    """
     # The Trainer saves a finished run as ckpt-<steps>; then building it (and
     # RefineNet) only to find nothing to train is skipped.
     if latest_checkpoint(run_dir) == f"ckpt-{steps}":
-        return 0.0
+        return {"steps_this_call": 0, "train_seconds": 0.0}
     import keras
 
     keras.backend.clear_session()
     start = time.perf_counter()
-    training.Trainer(config, run_dir, progress=progress).train(max_steps=steps)
-    return time.perf_counter() - start
+    trainer = training.Trainer(config, run_dir, progress=progress)
+    first_step = trainer.step
+    trainer.train(max_steps=steps)
+    return {"steps_this_call": trainer.step - first_step,
+            "train_seconds": time.perf_counter() - start}
 
 
-def segmenter_result(model, config, run_dir, train_seconds):
+def segmenter_result(model, config, run_dir, trained):
     """The segmenter's and the two baselines' summaries on the held-out split."""
     start = time.perf_counter()
     segmentation = evaluation.segmentation
@@ -320,8 +326,7 @@ def segmenter_result(model, config, run_dir, train_seconds):
             segmentation.background_model(config.num_classes), dataset, config.num_classes)[0],
     }
     return {"summaries": summaries, "segmenter": config.segmenter,
-            "input_size": config.input_size, "run": os.path.abspath(run_dir),
-            "steps_this_call": 0, "train_seconds": train_seconds,
+            "input_size": config.input_size, "run": os.path.abspath(run_dir), **trained,
             "eval_seconds": time.perf_counter() - start}
 
 
@@ -341,8 +346,8 @@ def prepare_segmenter(output_dir, segmentation_run, segmenter_budget, progress):
         run_dir, recipe = os.path.join(directory, "run"), dataclasses.asdict(segmenter_budget)
         config = base.validate(reproduce.segmenter_config(segmenter_budget, data_root))
     check_recorded(os.path.join(directory, "budget.json"), recipe)
-    train_seconds = 0.0 if segmentation_run else train_segmenter(
-        config, run_dir, segmenter_budget.steps, progress)
+    trained = ({"steps_this_call": 0, "train_seconds": 0.0} if segmentation_run else
+               train_segmenter(config, run_dir, segmenter_budget.steps, progress))
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise RequestError(f"--segmentation_run: {run_dir} holds no checkpoint; train it first")
@@ -359,7 +364,7 @@ def prepare_segmenter(output_dir, segmentation_run, segmenter_budget, progress):
 
     def evaluate():
         return segmenter_result(model or evaluation.load_segmentation_run_model(config, run_dir),
-                                config, run_dir, train_seconds)
+                                config, run_dir, trained)
 
     result, was_cached = cached(os.path.join(directory, "result.json"), evaluate,
                                 key=provenance)
