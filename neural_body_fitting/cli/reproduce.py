@@ -236,17 +236,12 @@ def evaluate_run(config, run_dir, test_roots=None, baseline=False):
     data; with `test_roots` ({name: dataset root}) they are {name: {key:
     value}}, one evaluation per dataset written as eval_test_<name>.
     """
-    if not test_roots:
-        summary = evaluation.run_evaluation(config, run_dir, "test", baseline=baseline)
-        return {key: summary[key] for key, _, _ in METRICS}, summary["num_samples"]
-    metrics = {}
-    for name, root in test_roots.items():
-        on_root = config.copy_and_resolve_references()
-        on_root.dataset_root = root
-        summary = evaluation.run_evaluation(on_root, run_dir, "test", baseline=baseline,
-                                            output_suffix=f"_{name}")
-        metrics[name] = {key: summary[key] for key, _, _ in METRICS}
-    return metrics, summary["num_samples"]
+    summaries = evaluation.run_evaluations(config, run_dir, "test",
+                                           test_roots or {"": config.dataset_root}, baseline)
+    metrics = {name: {key: summary[key] for key, _, _ in METRICS}
+               for name, summary in summaries.items()}
+    num_test = next(iter(summaries.values()))["num_samples"]
+    return (metrics if test_roots else metrics[""]), num_test
 
 
 def cached(path, compute, *args, key=None):

@@ -74,8 +74,8 @@ TABLES = {
     }),
     "table2": Table("Table 2: ground-truth against predicted part maps",
                     "no numbers of the paper are held here", {
-        "gt": Variant("trained on ground-truth 12-part maps", "table1_parts12", {}),
-        "predicted": Variant("trained on predicted 12-part maps", "table1_parts12", {},
+        "gt": Variant("ground-truth 12-part maps", "table1_parts12", {}),
+        "predicted": Variant("predicted 12-part maps", "table1_parts12", {},
                              predicted_parts=True),
     }, cross_evaluation=True),
     "table3": Table("Table 3: which losses to use",
