@@ -3,6 +3,7 @@
     nbf-reproduce --table=table3 [--output_dir=reproduce_output] [--variants=lat,lat_3d]
         [--input_size=64 --steps=2000 --batch_size=16 --num_train=2000 --num_test=200
          --lr=3e-4 --lr_policy=poly]
+    nbf-reproduce --table=table2 [--segmentation_run=DIR]
 
 1. Data: one synthetic dataset in <output_dir>/data (--num_train training and
    --num_test held-out samples), reused while its dataset.json matches. Table
@@ -25,6 +26,19 @@
 
 The budget is recorded in <output_dir>/budget.json; a call with another
 budget on the same directory is refused, so one table never mixes budgets.
+
+Table 2 (fitting on true against predicted part maps) first needs a part
+segmenter: the run given by --segmentation_run, or one trained on the
+table's data with `reproduce.SegmenterBudget` in
+<output_dir>/table2/segmenter/run (the recipe, or the given run, is recorded
+in <output_dir>/table2/segmenter/budget.json and a different one refused).
+It is evaluated on the held-out split against two baselines (all background;
+the true silhouette filled with the largest part), cached in
+<output_dir>/table2/segmenter/result.json. Its maps, made as inference hands
+them to stage 2, form <output_dir>/data_predicted (`serving.predicted_data`),
+regenerated when the run's checkpoint changes. The variant `gt` trains on
+`data`, `predicted` on `data_predicted`; each is evaluated on the held-out
+split of both (eval_test_gt and eval_test_predicted in its run directory).
 """
 import csv
 import dataclasses
@@ -37,11 +51,12 @@ import time
 import numpy as np
 from absl import app, flags, logging
 
-from neural_body_fitting import evaluation, training
+from neural_body_fitting import evaluation, serving, training
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.cli import common
 from neural_body_fitting.configs import base, reproduce
 from neural_body_fitting.data import layout, synthesis
+from neural_body_fitting.training import runs
 from neural_body_fitting.utils import files
 
 _DEFAULTS = reproduce.Budget()
@@ -59,6 +74,9 @@ NUM_TEST = flags.DEFINE_integer("num_test", _DEFAULTS.num_test, "Held-out sample
 LR = flags.DEFINE_float("lr", _DEFAULTS.lr, "Learning rate.")
 LR_POLICY = flags.DEFINE_enum("lr_policy", _DEFAULTS.lr_policy, base.LR_POLICIES,
                               "Learning-rate schedule (poly decays to 0 over --steps).")
+SEGMENTATION_RUN = flags.DEFINE_string(
+    "segmentation_run", None, "Table 2: the segmentation run whose part maps the fitting "
+    "network gets (default: train one with the recipe of configs/reproduce.py).")
 
 DATA_SEED = 0
 MIRROR_FRACTION = 0.5
@@ -67,6 +85,13 @@ MIRROR_FRACTION = 0.5
 SAMPLES_FOR_TWO_WORKERS = 100
 FLAG_SEED = 4  # Seeds the permutation that chooses Table 4's samples with 3D labels.
 BASELINE = "latent_mean"
+PREDICTED_ROOT = "data_predicted"
+# Table 2's held-out sets: name -> title.
+TEST_DATA = {"gt": "ground-truth maps", "predicted": "predicted maps"}
+# (segmentation summary key, column title) of Table 2's segmenter table.
+SEGMENTATION_METRICS = (("mean_iou", "mean IoU"),
+                        ("mean_iou_without_background", "mean IoU without background"),
+                        ("pixel_accuracy", "pixel accuracy"), ("mean_f1", "mean F1"))
 # (evaluation summary key, column title, format).
 METRICS = (("mean_err_joints3D", "3D joint error (mm)", ".1f"),
            ("mean_recon_err", "Procrustes mean (mm)", ".1f"),
@@ -90,8 +115,12 @@ def select_variants(table, names=None):
 
 def check_budget(output_dir, budget, body_model_name):
     """Records the budget in <output_dir>/budget.json, or refuses one that differs from it."""
-    path = os.path.join(output_dir, "budget.json")
-    wanted = {**dataclasses.asdict(budget), "body_model": body_model_name}
+    check_recorded(os.path.join(output_dir, "budget.json"),
+                   {**dataclasses.asdict(budget), "body_model": body_model_name})
+
+
+def check_recorded(path, wanted):
+    """Records the dict `wanted` in `path`, or refuses one that differs from the recorded one."""
     if os.path.isfile(path):
         with open(path) as stream:
             recorded = json.load(stream)
@@ -111,6 +140,13 @@ def dataset_root(output_dir, num_landmarks):
                         f"data_landmarks{num_landmarks}")
 
 
+def variant_root(output_dir, variant):
+    """The data a variant trains on: the predicted part maps, or the synthetic dataset."""
+    if variant.predicted_parts:
+        return os.path.join(output_dir, PREDICTED_ROOT)
+    return dataset_root(output_dir, variant.num_landmarks)
+
+
 def variant_configs(output_dir, selected, budget, body_model):
     """{name: validated config}; a budget that makes a bad config fails before any work."""
     for key in ("steps", "num_train", "num_test"):
@@ -118,7 +154,7 @@ def variant_configs(output_dir, selected, budget, body_model):
             raise RequestError(f"--{key} must be at least 1, got {getattr(budget, key)}")
     try:
         return {name: base.validate(reproduce.variant_config(
-            variant, budget, dataset_root(output_dir, variant.num_landmarks), body_model))
+            variant, budget, variant_root(output_dir, variant), body_model))
             for name, variant in selected.items()}
     except ValueError as error:
         raise RequestError(f"the budget makes an invalid config: {error}") from None
@@ -169,8 +205,11 @@ def prepare_data(output_dir, variants, budget, body_model, progress):
         write_fraction_lists(dataset_root(output_dir, 14), fractions)
 
 
-def train_and_evaluate(config, run_dir, steps, progress):
-    """Trains (or resumes) the run in `run_dir` to `steps`, evaluates it; returns the result."""
+def train_and_evaluate(config, run_dir, steps, progress, test_roots=None):
+    """Trains (or resumes) the run in `run_dir` to `steps`, evaluates it; returns the result.
+
+    See `evaluate_run` for `test_roots`.
+    """
     import keras  # Here: TensorFlow must load after the command quietened it.
 
     keras.backend.clear_session()  # Frees the previous variant's model; names start afresh.
@@ -179,9 +218,8 @@ def train_and_evaluate(config, run_dir, steps, progress):
     first_step = trainer.step
     trainer.train(max_steps=steps, on_step=evaluation.Validator(trainer))
     trained = time.perf_counter()
-    summary = evaluation.run_evaluation(config, run_dir, "test")
-    return {"metrics": {key: summary[key] for key, _, _ in METRICS},
-            "num_test": summary["num_samples"], "steps": trainer.step,
+    metrics, num_test = evaluate_run(config, run_dir, test_roots)
+    return {"metrics": metrics, "num_test": num_test, "steps": trainer.step,
             "steps_this_call": trainer.step - first_step,
             "train_seconds": trained - start, "eval_seconds": time.perf_counter() - trained}
 
@@ -211,31 +249,165 @@ def find_identical_run(output_dir, config, steps, run_dir):
     return None
 
 
-def reused_result(source_run):
-    """The result of the identical run `source_run`, marked as reused."""
+def reused_result(source_run, config, test_roots=None):
+    """The result of the identical run `source_run`, marked as reused.
+
+    With `test_roots` (Table 2) the run is evaluated on those datasets (its
+    evaluations go beside its own, as eval_test_<name>).
+    """
+    start = time.perf_counter()
     with open(os.path.join(os.path.dirname(source_run), "result.json")) as stream:
         result = json.load(stream)
-    return {**result, "steps_this_call": 0, "train_seconds": 0.0, "eval_seconds": 0.0,
+    if test_roots:
+        result["metrics"], result["num_test"] = evaluate_run(config, source_run, test_roots)
+    return {**result, "steps_this_call": 0, "train_seconds": 0.0,
+            "eval_seconds": time.perf_counter() - start,
             "reused_from": os.path.abspath(source_run)}
 
 
-def baseline_result(config, run_dir):
+def baseline_result(config, run_dir, test_roots=None):
     """The untrained network's result: it predicts the latent mean whatever the input."""
     start = time.perf_counter()
-    summary = evaluation.run_evaluation(config, run_dir, "test", baseline=True)
-    return {"metrics": {key: summary[key] for key, _, _ in METRICS},
-            "num_test": summary["num_samples"], "steps": 0, "steps_this_call": 0,
+    metrics, num_test = evaluate_run(config, run_dir, test_roots, baseline=True)
+    return {"metrics": metrics, "num_test": num_test, "steps": 0, "steps_this_call": 0,
             "train_seconds": 0.0, "eval_seconds": time.perf_counter() - start}
 
 
-def cached(path, compute, *args):
-    """(result, whether cached): the result in `path`, else `compute(*args)`'s, written there."""
+def evaluate_run(config, run_dir, test_roots=None, baseline=False):
+    """(metrics, held-out samples) of the run on the held-out split.
+
+    Without `test_roots` the metrics are {key: value} on the config's own
+    data; with `test_roots` ({name: dataset root}) they are {name: {key:
+    value}}, one evaluation per dataset written as eval_test_<name>.
+    """
+    summaries = evaluation.run_evaluations(config, run_dir, "test",
+                                           test_roots or {"": config.dataset_root}, baseline)
+    metrics = {name: {key: summary[key] for key, _, _ in METRICS}
+               for name, summary in summaries.items()}
+    num_test = next(iter(summaries.values()))["num_samples"]
+    return (metrics if test_roots else metrics[""]), num_test
+
+
+def cached(path, compute, *args, key=None):
+    """(result, whether cached): the result in `path`, else `compute(*args)`'s, written there.
+
+    With `key` (a JSON-able dict of what the result depends on) a stored
+    result made for another key is computed again.
+    """
     if os.path.isfile(path):
         with open(path) as stream:
-            return json.load(stream), True
+            result = json.load(stream)
+        if key is None or result.get("key") == key:
+            return result, True
     result = compute(*args)
+    if key is not None:
+        result = {**result, "key": key}
     files.atomic_write(path, json.dumps(result, indent=2, allow_nan=False))
     return result, False
+
+
+def segmentation_run_config(run_dir, data_root):
+    """The recorded config of the segmentation run in `run_dir`, on the data in `data_root`."""
+    try:
+        record = runs.read_record(run_dir)
+    except ValueError as error:
+        raise RequestError(f"--segmentation_run: {error}") from None
+    if record is None:
+        raise RequestError(f"--segmentation_run: {runs.record_path(run_dir)} does not exist; "
+                           "give the directory of a segmentation training run")
+    config = base.config_from_dict(record["config"], runs.record_path(run_dir))
+    if config.stage != "segmentation" or config.num_classes != 13:
+        raise RequestError(f"--segmentation_run: {run_dir} is a {config.stage} run with "
+                           f"{config.num_classes} classes; Table 2 needs a segmentation run "
+                           "of the 12 parts (13 classes)")
+    config.dataset_root = data_root
+    config.eval_split = "test"
+    return config
+
+
+def latest_checkpoint(run_dir):
+    """The file name of the run's latest checkpoint ('ckpt-<step>'), or None."""
+    import tensorflow as tf  # Here: TensorFlow must load after the command quietened it.
+
+    path = tf.train.latest_checkpoint(run_dir)
+    return os.path.basename(path) if path else None
+
+
+def train_segmenter(config, run_dir, steps, progress):
+    """Trains (or resumes) Table 2's segmenter in `run_dir` to `steps`.
+
+    Returns {'steps_this_call', 'train_seconds'}.
+    """
+    # The Trainer saves a finished run as ckpt-<steps>; then building it (and
+    # RefineNet) only to find nothing to train is skipped.
+    if latest_checkpoint(run_dir) == f"ckpt-{steps}":
+        return {"steps_this_call": 0, "train_seconds": 0.0}
+    import keras
+
+    keras.backend.clear_session()
+    start = time.perf_counter()
+    trainer = training.Trainer(config, run_dir, progress=progress)
+    first_step = trainer.step
+    trainer.train(max_steps=steps)
+    return {"steps_this_call": trainer.step - first_step,
+            "train_seconds": time.perf_counter() - start}
+
+
+def segmenter_result(model, config, run_dir, trained):
+    """The segmenter's and the two baselines' summaries on the held-out split."""
+    start = time.perf_counter()
+    segmentation = evaluation.segmentation
+    dataset, _ = evaluation.segmentation_evaluation_dataset(config, "test")
+    summaries = {
+        "network": segmentation.evaluate_segmentation(model, dataset, config.num_classes)[0],
+        "largest_part": evaluation.run_largest_part_baseline(config, "test"),
+        "all_background": segmentation.evaluate_segmentation(
+            segmentation.background_model(config.num_classes), dataset, config.num_classes)[0],
+    }
+    return {"summaries": summaries, "segmenter": config.segmenter,
+            "input_size": config.input_size, "run": os.path.abspath(run_dir), **trained,
+            "eval_seconds": time.perf_counter() - start}
+
+
+def prepare_segmenter(output_dir, segmentation_run, segmenter_budget, progress):
+    """Table 2's segmenter and predicted data; returns (its result, whether cached, provenance).
+
+    The segmenter is `segmentation_run`, else the one trained with
+    `segmenter_budget`; the provenance (run directory and checkpoint) keys
+    its cached evaluation and the predicted dataset.
+    """
+    directory = os.path.join(output_dir, "table2", "segmenter")
+    data_root = dataset_root(output_dir, 14)
+    if segmentation_run:
+        run_dir, recipe = segmentation_run, {"segmentation_run": os.path.abspath(segmentation_run)}
+        config = segmentation_run_config(run_dir, data_root)
+    else:
+        run_dir, recipe = os.path.join(directory, "run"), dataclasses.asdict(segmenter_budget)
+        config = base.validate(reproduce.segmenter_config(segmenter_budget, data_root))
+    check_recorded(os.path.join(directory, "budget.json"), recipe)
+    trained = ({"steps_this_call": 0, "train_seconds": 0.0} if segmentation_run else
+               train_segmenter(config, run_dir, segmenter_budget.steps, progress))
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise RequestError(f"--segmentation_run: {run_dir} holds no checkpoint; train it first")
+    provenance = {"segmentation_run": os.path.abspath(run_dir), "checkpoint": checkpoint}
+    predicted_root = os.path.join(output_dir, PREDICTED_ROOT)
+    data_info = serving.predicted_data.predicted_dataset_info(data_root, provenance)
+    model = None
+    if not serving.predicted_data.is_up_to_date(predicted_root, data_info):
+        model = evaluation.load_segmentation_run_model(config, run_dir)
+        start = time.perf_counter()
+        serving.write_predicted_dataset(model, data_root, predicted_root, provenance, progress)
+        print(f"Predicted the part maps of {predicted_root} in "
+              f"{time.perf_counter() - start:.0f} s")
+
+    def evaluate():
+        return segmenter_result(model or evaluation.load_segmentation_run_model(config, run_dir),
+                                config, run_dir, trained)
+
+    result, was_cached = cached(os.path.join(directory, "result.json"), evaluate,
+                                key=provenance)
+    return result, was_cached, provenance
 
 
 def describe_time(name, result, was_cached):
@@ -254,14 +426,29 @@ def describe_budget(budget, body_model_name):
             f"body model {body_model_name}")
 
 
-def columns(selected):
-    """[(key, title, format)]: each metric of ours, the paper's beside it where it has one."""
+def columns(table, selected, metrics=METRICS):
+    """[(key, title, format)]: each of `metrics`, the paper's beside it where it has one.
+
+    A table evaluated on both part maps (Table 2) has each metric on each
+    held-out set instead, keyed '<set>_<metric>' (`row_values`).
+    """
+    if reproduce.TABLES[table].cross_evaluation:
+        return [(f"{data}_{key}", f"{data_title}: {title}", form)
+                for data, data_title in TEST_DATA.items() for key, title, form in metrics]
     found = []
-    for key, title, form in METRICS:
+    for key, title, form in metrics:
         found.append((key, title, form))
         if any(key in variant.paper for variant in selected.values()):
             found.append((f"paper_{key}", f"paper: {title}", form))
     return found
+
+
+def row_values(metrics):
+    """A result's metrics as one row: {key: value}, or '<set>_<key>' for several held-out sets."""
+    if all(isinstance(value, dict) for value in metrics.values()):
+        return {f"{data}_{key}": value for data, values in metrics.items()
+                for key, value in values.items()}
+    return metrics
 
 
 def rows(selected, results):
@@ -271,30 +458,64 @@ def rows(selected, results):
     found = []
     for name, label in labels.items():
         paper = selected[name].paper if name in selected else {}
-        values = {**results[name]["metrics"], **{f"paper_{k}": v for k, v in paper.items()}}
+        values = {**row_values(results[name]["metrics"]),
+                  **{f"paper_{k}": v for k, v in paper.items()}}
         found.append((name, label, values))
     return found
 
 
-def markdown(table, selected, results, budget, body_model_name):
+def markdown_table(header, lines):
+    """A markdown table: `header` [title], `lines` [[cell]]; the first two columns text."""
+    return ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2),
+            *("| " + " | ".join(cells) + " |" for cells in lines)]
+
+
+def markdown(table, selected, results, budget, body_model_name, segmenter=None):
+    """The table's report; `segmenter` (Table 2) adds the segmenter against its baselines."""
     definition = reproduce.TABLES[table]
-    cols = columns(selected)
+    # Table 2 shows the 2x2 table of the first two metrics; its csv has all.
+    cols = columns(table, selected, METRICS[:2] if definition.cross_evaluation else METRICS)
     num_test = results[BASELINE]["num_test"]
     lines = [f"# {definition.title}", "",
              f"Ours: synthetic data at reduced scale ({describe_budget(budget, body_model_name)}), "
              f"evaluated on {num_test} held-out synthetic samples. The paper's numbers "
              f"({definition.paper_source}) are on real data with the real SMPL model: anchors "
-             "for the ordering of the variants, not targets.", "",
-             "| variant | paper's row | " + " | ".join(title for _, title, _ in cols) + " |",
-             "|---|---|" + "---:|" * len(cols)]
-    for name, label, values in rows(selected, results):
-        cells = [format(values[key], form) if key in values else "–" for key, _, form in cols]
-        lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+             "for the ordering of the variants, not targets.", ""]
+    lines += markdown_table(
+        ["variant", "paper's row" if not definition.cross_evaluation else "trained on",
+         *(title for _, title, _ in cols)],
+        [[name, label, *(format(values[key], form) if key in values else "–"
+                         for key, _, form in cols)]
+         for name, label, values in rows(selected, results)])
+    if segmenter is not None:
+        lines += ["", *segmenter_markdown(segmenter)]
     return "\n".join(lines) + "\n"
 
 
-def csv_text(selected, results):
-    cols = columns(selected)
+def segmenter_rows(segmenter):
+    """[(name, description, summary)]: the segmenter and its two baselines."""
+    summaries = segmenter["summaries"]
+    return [("network", f"{segmenter['segmenter']} at {segmenter['input_size']} px",
+             summaries["network"]),
+            ("largest_part", f"true silhouette filled with part "
+             f"{summaries['largest_part']['largest_part']}", summaries["largest_part"]),
+            ("all_background", "background everywhere", summaries["all_background"])]
+
+
+def segmenter_markdown(segmenter):
+    num_test = segmenter["summaries"]["network"]["num_samples"]
+    return [f"## The segmenter on the {num_test} held-out samples", "",
+            f"Run: {segmenter['run']}. The largest part is the one covering most pixels of "
+            "the training split: that baseline finds the person perfectly and separates no "
+            "parts.", "",
+            *markdown_table(["prediction", "what", *(title for _, title in SEGMENTATION_METRICS)],
+                            [[name, what, *(f"{summary[key]:.3f}"
+                                            for key, _ in SEGMENTATION_METRICS)]
+                             for name, what, summary in segmenter_rows(segmenter)])]
+
+
+def csv_text(table, selected, results):
+    cols = columns(table, selected)
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(["variant", "label", *(key for key, _, _ in cols), "steps",
@@ -307,20 +528,38 @@ def csv_text(selected, results):
     return text.getvalue()
 
 
+def segmenter_csv_text(segmenter):
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["prediction", "description", "num_samples",
+                     *(key for key, _ in SEGMENTATION_METRICS)])
+    for name, what, summary in segmenter_rows(segmenter):
+        writer.writerow([name, what, summary["num_samples"],
+                         *(summary[key] for key, _ in SEGMENTATION_METRICS)])
+    return text.getvalue()
+
+
 def plot_bars(path, table, selected, results):
-    """Our 3D joint error beside the paper's per variant, the untrained network as a line."""
+    """Our 3D joint error per variant (beside the paper's, or per held-out set for Table 2),
+    the untrained network as a line."""
     key = "mean_err_joints3D"
     names = list(selected)
     x = np.arange(len(names))
     figure = evaluation.plots.new_figure(2 + 1.1 * len(names))
     axes = figure.add_subplot()
-    axes.bar(x - 0.2, [results[n]["metrics"][key] for n in names], 0.4,
-             label="ours (synthetic data, reduced scale)")
-    with_paper = [i for i, name in enumerate(names) if key in selected[name].paper]
-    axes.bar(x[with_paper] + 0.2, [selected[names[i]].paper[key] for i in with_paper], 0.4,
-             label="paper (real data)")
-    axes.axhline(results[BASELINE]["metrics"][key], color="grey", linestyle="--",
-                 label="ours, untrained (latent mean)")
+    if reproduce.TABLES[table].cross_evaluation:
+        for offset, (data, title) in zip((-0.2, 0.2), TEST_DATA.items()):
+            axes.bar(x + offset, [results[n]["metrics"][data][key] for n in names], 0.4,
+                     label=f"ours, evaluated on {title}")
+        baseline = results[BASELINE]["metrics"]["gt"][key]
+    else:
+        axes.bar(x - 0.2, [results[n]["metrics"][key] for n in names], 0.4,
+                 label="ours (synthetic data, reduced scale)")
+        with_paper = [i for i, name in enumerate(names) if key in selected[name].paper]
+        axes.bar(x[with_paper] + 0.2, [selected[names[i]].paper[key] for i in with_paper], 0.4,
+                 label="paper (real data)")
+        baseline = results[BASELINE]["metrics"][key]
+    axes.axhline(baseline, color="grey", linestyle="--", label="ours, untrained (latent mean)")
     axes.set_xticks(x, names)
     axes.set_ylabel("3D joint error (mm)")
     axes.set_title(reproduce.TABLES[table].title)
@@ -328,12 +567,16 @@ def plot_bars(path, table, selected, results):
     evaluation.plots.save_figure(figure, path)
 
 
-def write_reports(table, output_dir, selected, results, budget, body_model_name, run_dirs):
-    """<table>.md, .csv, .png and, with validation curves, <table>_curves.png."""
+def write_reports(table, output_dir, selected, results, budget, body_model_name, run_dirs,
+                  segmenter=None):
+    """<table>.md, .csv, .png, with validation curves <table>_curves.png, and with the
+    `segmenter` result (Table 2) <table>_segmenter.csv."""
     prefix = os.path.join(output_dir, table)
     files.atomic_write(f"{prefix}.md", markdown(table, selected, results, budget,
-                                                body_model_name))
-    files.atomic_write(f"{prefix}.csv", csv_text(selected, results))
+                                                body_model_name, segmenter))
+    files.atomic_write(f"{prefix}.csv", csv_text(table, selected, results))
+    if segmenter is not None:
+        files.atomic_write(f"{prefix}_segmenter.csv", segmenter_csv_text(segmenter))
     plot_bars(f"{prefix}.png", table, selected, results)
     plots = evaluation.plots
     plots.plot_learning_curves(f"{prefix}_curves.png", plots.run_curves(run_dirs),
@@ -341,12 +584,15 @@ def write_reports(table, output_dir, selected, results, budget, body_model_name,
     print(f"Wrote {prefix}.md, .csv and .png")
 
 
-def reproduce_table(table, output_dir, budget, variants=None, body_model=None, progress=True):
+def reproduce_table(table, output_dir, budget, variants=None, body_model=None, progress=True,
+                    segmentation_run=None, segmenter_budget=reproduce.SegmenterBudget()):
     """Trains, evaluates and tabulates the variants of `table`; returns {variant: result}.
 
     `variants` restricts the table to some of its variants; the result of
-    `BASELINE` (the untrained network) is included. See the module docstring
-    for what is written where.
+    `BASELINE` (the untrained network) is included. For Table 2 the part
+    maps are predicted by `segmentation_run`, or by a segmenter trained with
+    `segmenter_budget`, whose result is included as 'segmenter'. See the
+    module docstring for what is written where.
     """
     start = time.perf_counter()
     selected = select_variants(table, variants)
@@ -355,34 +601,44 @@ def reproduce_table(table, output_dir, budget, variants=None, body_model=None, p
     check_budget(output_dir, budget, body_model_name)
     prepare_data(output_dir, selected, budget, body_model, progress)
     results, times = {}, []
+    segmenter, test_roots, key = None, None, None
+    if reproduce.TABLES[table].cross_evaluation:
+        segmenter, was_cached, key = prepare_segmenter(output_dir, segmentation_run,
+                                                       segmenter_budget, progress)
+        times.append(describe_time("segmenter", segmenter, was_cached))
+        test_roots = {"gt": dataset_root(output_dir, 14),
+                      "predicted": os.path.join(output_dir, PREDICTED_ROOT)}
+
+    def own_run_dir(name):
+        return os.path.join(output_dir, table, name, "run")
 
     def run_dir(name):
         """Where the variant's run is: its own, or the identical run it reused."""
-        if name in results and "reused_from" in results[name]:
-            return results[name]["reused_from"]
-        return os.path.join(output_dir, table, name, "run")
+        return results[name].get("reused_from") or own_run_dir(name)
 
     def result_path(name):
         return os.path.join(output_dir, table, name, "result.json")
 
     for name, config in configs.items():
-        identical = None if os.path.isfile(result_path(name)) else find_identical_run(
-            output_dir, config, budget.steps, run_dir(name))
+        identical = find_identical_run(output_dir, config, budget.steps, own_run_dir(name))
         if identical:
-            results[name], was_cached = cached(result_path(name), reused_result, identical)
+            compute, args = reused_result, (identical, config, test_roots)
         else:
-            results[name], was_cached = cached(result_path(name), train_and_evaluate, config,
-                                               run_dir(name), budget.steps, progress)
+            compute, args = train_and_evaluate, (config, own_run_dir(name), budget.steps,
+                                                 progress, test_roots)
+        results[name], was_cached = cached(result_path(name), compute, *args, key=key)
         times.append(describe_time(name, results[name], was_cached))
         print(f"{table}/{times[-1]}")
     first = next(iter(configs))  # The baseline needs a run's record and statistics.
     results[BASELINE], was_cached = cached(result_path(BASELINE), baseline_result,
-                                           configs[first], run_dir(first))
+                                           configs[first], run_dir(first), test_roots, key=key)
     times.append(describe_time(BASELINE, results[BASELINE], was_cached))
     write_reports(table, output_dir, selected, results, budget, body_model_name,
-                  {name: run_dir(name) for name in configs})
+                  {name: run_dir(name) for name in configs}, segmenter)
     print(f"{table}: total wall time {time.perf_counter() - start:.0f} s")
     print("\n".join(f"  {line}" for line in times))
+    if segmenter is not None:
+        results["segmenter"] = segmenter
     return results
 
 
@@ -394,7 +650,8 @@ def main(argv):
         num_train=NUM_TRAIN.value, num_test=NUM_TEST.value, lr=LR.value,
         lr_policy=LR_POLICY.value)
     try:
-        reproduce_table(TABLE.value, OUTPUT_DIR.value, budget, VARIANTS.value, SMPL_MODEL.value)
+        reproduce_table(TABLE.value, OUTPUT_DIR.value, budget, VARIANTS.value, SMPL_MODEL.value,
+                        segmentation_run=SEGMENTATION_RUN.value)
     except RequestError as error:
         raise app.UsageError(str(error))
 

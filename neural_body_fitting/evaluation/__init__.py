@@ -7,8 +7,9 @@ __getattr__, __dir__, __all__ = lazy.attach(
     exports={
         "metrics": ("procrustes_align", "pckh", "sample_metrics", "quartile_ids"),
         "fitting": ("METRICS", "Validator", "evaluate", "evaluation_dataset", "load_run_model",
-                    "read_validation_csv", "run_evaluation"),
+                    "read_validation_csv", "run_evaluation", "run_evaluations"),
         "segmentation": ("evaluate_segmentation", "load_segmentation_run_model",
-                         "run_segmentation_evaluation", "segmentation_evaluation_dataset"),
+                         "run_largest_part_baseline", "run_segmentation_evaluation",
+                         "segmentation_evaluation_dataset"),
     },
 )

@@ -143,14 +143,37 @@ def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
 
 def run_evaluation(config, model_dir, split, baseline=False, output=True,
                    allow_run_changes=False):
-    """Evaluates the run in `model_dir` on `split` of `config.dataset_root`; returns the summary."""
+    """Evaluates the run in `model_dir` on `split` of `config.dataset_root`; returns the summary.
+
+    Writes `<model_dir>/eval_<split>[_baseline].{npz,csv,json}`.
+    """
+    return run_evaluations(config, model_dir, split, {"": config.dataset_root}, baseline,
+                           output, allow_run_changes)[""]
+
+
+def run_evaluations(config, model_dir, split, roots, baseline=False, output=True,
+                    allow_run_changes=False):
+    """Evaluates the run on `split` of each dataset of `roots` ({name: root}), loading it once.
+
+    Returns {name: summary}; writes `<model_dir>/eval_<split>_<name>[_baseline].*`
+    (no `_<name>` for the name "").
+    """
     model, stats_mean = load_run_model(config, model_dir, baseline, allow_run_changes)
-    runs.check_data_matches_model(runs.dataset_identity(config.dataset_root, split),
-                                  model.smpl.body_model, config.num_landmarks)
-    dataset, num_samples = evaluation_dataset(config, split, stats_mean)
-    name = f"eval_{split}" + ("_baseline" if baseline else "")
-    return evaluate(model, dataset, num_samples, config,
-                    os.path.join(model_dir, name) if output else None)[0]
+    truth_layer = smpl.SMPL(model.smpl.body_model)
+    predict = prediction_function(model, config)
+    summaries = {}
+    for name, root in roots.items():
+        on_root = config.copy_and_resolve_references()
+        on_root.dataset_root = root
+        runs.check_data_matches_model(runs.dataset_identity(root, split),
+                                      model.smpl.body_model, config.num_landmarks)
+        dataset, num_samples = evaluation_dataset(on_root, split, stats_mean)
+        output_name = f"eval_{split}" + (f"_{name}" if name else "") + (
+            "_baseline" if baseline else "")
+        summaries[name] = evaluate(model, dataset, num_samples, config,
+                                   os.path.join(model_dir, output_name) if output else None,
+                                   truth_layer, predict)[0]
+    return summaries
 
 
 def evaluation_dataset(config, split, stats_mean, cache=False):

@@ -13,6 +13,11 @@ the summary:
   mean_iou_without_background    the same over the parts only
   iou_per_class                  [C], null for a class in no map
   mean_f1                        mean over the images of their macro F1
+
+Two baselines a segmenter has to beat: all background (`background_model`),
+and the largest part (`run_largest_part_baseline`): the true silhouette
+filled with the part that covers most pixels of the training split, which
+finds the person perfectly but separates no parts.
 """
 import csv
 import io
@@ -41,6 +46,11 @@ def evaluate_segmentation(model, dataset, num_classes, output=None):
       num_classes: C.
       output: path prefix of the .csv and .json files, or None.
     """
+    return evaluate_predictions(network_predictions(model), dataset, num_classes, output)
+
+
+def network_predictions(model):
+    """batch -> (classes int32 [B, S, S], finite bool [B]): the argmax of `model`'s logits."""
 
     @tf.function
     def predict(images):
@@ -48,10 +58,18 @@ def evaluate_segmentation(model, dataset, num_classes, output=None):
         finite = tf.reduce_all(tf.math.is_finite(logits), axis=[1, 2, 3])
         return tf.argmax(logits, axis=-1, output_type=tf.int32), finite
 
+    return lambda batch: tuple(value.numpy() for value in predict(batch["image"]))
+
+
+def evaluate_predictions(predict, dataset, num_classes, output=None):
+    """The metrics of `predict` (batch -> (classes [B, S, S], finite [B])) on `dataset`.
+
+    Returns (summary, rows) and writes them as `evaluate_segmentation` does.
+    """
     total = np.zeros((num_classes, num_classes), np.int64)
     rows = []
     for batch in dataset:
-        predicted, finite = (value.numpy() for value in predict(batch["image"]))
+        predicted, finite = predict(batch)
         for k, sample_id in enumerate(batch["id"].numpy()):
             sample_id = sample_id.decode()
             if not finite[k]:
@@ -93,6 +111,50 @@ def background_model(num_classes):
         return tf.one_hot(tf.zeros(tf.shape(images)[:3], tf.int32), num_classes)
 
     return predict
+
+
+def class_pixel_counts(dataset, num_classes):
+    """[C] int64: pixels of each class in the label maps of `dataset`'s batches."""
+    counts = np.zeros(num_classes, np.int64)
+    for batch in dataset:
+        counts += np.bincount(batch["labels"].numpy().reshape(-1), minlength=num_classes)
+    return counts
+
+
+def largest_part(counts):
+    """The foreground class (1..C - 1) with the most pixels in `counts` [C]; ties: the lowest."""
+    return 1 + int(np.argmax(counts[1:]))
+
+
+def silhouette_prediction(labels, part):
+    """Labels [B, S, S] -> [B, S, S] int32: `part` on the true silhouette, background elsewhere."""
+    labels = np.asarray(labels)
+    return np.where(labels > 0, part, 0).astype(np.int32)
+
+
+def largest_part_predictions(part):
+    """batch -> (classes, finite): the true silhouette filled with `part` (a baseline).
+
+    It finds the person perfectly and separates no parts, so a segmenter has to
+    beat it on the parts, not only on where the person is.
+    """
+    return lambda batch: (silhouette_prediction(batch["labels"].numpy(), part),
+                          np.ones(len(batch["labels"]), bool))
+
+
+def run_largest_part_baseline(config, split, train_split="train", output=None):
+    """The largest-part baseline on `split` of `config.dataset_root`; returns the summary.
+
+    The part is the foreground class covering most pixels of `train_split`
+    (at `config.input_size`, as the network sees them); the summary adds it
+    as `largest_part`.
+    """
+    training_data, _ = segmentation_evaluation_dataset(config, train_split)
+    part = largest_part(class_pixel_counts(training_data, config.num_classes))
+    dataset, _ = segmentation_evaluation_dataset(config, split)
+    summary, _ = evaluate_predictions(largest_part_predictions(part), dataset,
+                                      config.num_classes, output)
+    return {**summary, "largest_part": part}
 
 
 def load_segmentation_run_model(config, model_dir, allow_run_changes=False):
