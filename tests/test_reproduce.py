@@ -1,37 +1,84 @@
-"""`nbf-reproduce` at a tiny budget: the table files hold every variant, and a
-second call trains nothing."""
+"""`nbf-reproduce` at a tiny budget: the table files hold every variant, an
+identical run of another table is reused, Table 2 evaluates on true and
+predicted part maps, and a second call trains nothing."""
 import csv
+import dataclasses
+import json
 import math
+import os
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
+from neural_body_fitting import constants
 from neural_body_fitting.cli import reproduce as command
 from neural_body_fitting.configs import experiments, reproduce
+from neural_body_fitting.data import layout
+from neural_body_fitting.serving import handover, predictor
+from neural_body_fitting.utils import images
 
 TINY = reproduce.Budget(input_size=32, steps=3, batch_size=4, num_train=12, num_test=4,
                         lr=1e-3, lr_policy="constant")
-VARIANTS = ["lat_3d_2d", "3d"]  # Each costs ~30 s of graph tracing.
+TINY_SEGMENTER = reproduce.SegmenterBudget(segmenter="deeplab_vgg_16", input_size=32,
+                                           batch_size=2, steps=1, lr=1e-3,
+                                           lr_policy="constant")
+VARIANTS = ["lat_2d", "3d"]  # Each costs ~30 s of graph tracing.
 
 
-def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypatch, capsys):
-    constructed = []
+def handover_colours(segmenter, image):
+    """The hand-over of stage 1's logits for one 512 px crop: 224 px colours [224, 224, 3]."""
+    size = segmenter.inputs[0].shape[1]
+    centred = tf.cast(image[None], tf.float32) - constants.IMAGENET_MEAN_RGB
+    logits = segmenter(tf.image.resize(centred, [size, size]), training=False)
+    labels = handover.labels_from_logits(logits, constants.CROP_SIZE)
+    return handover.resize_nearest(handover.colour_labels(labels), constants.FIT_SIZE)[0].numpy()
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """{'trainers': [run dirs], 'predicted': [roots]} built by the command from now on."""
+    counts = {"trainers": [], "predicted": []}
     trainer_class = command.training.Trainer
+    write = command.serving.write_predicted_dataset
 
     def counting_trainer(*args, **kwargs):
-        constructed.append(args[1])
+        counts["trainers"].append(args[1])
         return trainer_class(*args, **kwargs)
 
+    def counting_write(*args, **kwargs):
+        counts["predicted"].append(args[2])
+        return write(*args, **kwargs)
+
     monkeypatch.setattr(command.training, "Trainer", counting_trainer)
+    monkeypatch.setattr(command.serving, "write_predicted_dataset", counting_write)
+    return counts
+
+
+def test_tables_are_written_identical_runs_reused_and_a_second_call_trains_nothing(
+        tmp_path, counted, capsys):
+    # One directory for all tables: each later table reuses the runs it can.
+    check_table3(tmp_path, counted, capsys)
+    # Table 1's 12 parts is Table 3's L_lat + L_2D (the default losses): same
+    # config, data and steps.
+    table1 = command.reproduce_table("table1", str(tmp_path), TINY, ["parts12"], progress=False)
+    assert len(counted["trainers"]) == len(VARIANTS), "an identical run was trained again"
+    assert table1["parts12"]["reused_from"] == str(tmp_path / "table3" / "lat_2d" / "run")
+    with open(tmp_path / "table3" / "lat_2d" / "result.json") as stream:
+        assert table1["parts12"]["metrics"] == json.load(stream)["metrics"]
+    check_table2(tmp_path, counted, capsys)
+
+
+def check_table3(tmp_path, counted, capsys):
     first = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
-    assert len(constructed) == len(VARIANTS)
+    assert len(counted["trainers"]) == len(VARIANTS)
     assert set(first) == {*VARIANTS, command.BASELINE}
     for name in VARIANTS:
         assert first[name]["steps"] == TINY.steps
         assert all(math.isfinite(v) for v in first[name]["metrics"].values())
 
     markdown = (tmp_path / "table3.md").read_text()
-    for name, label, paper in (("lat_3d_2d", "L_lat + L_3D + L_2D", "82.0"),
-                               ("3d", "L_3D alone", "83.7")):
+    for name, label, paper in (("lat_2d", "L_lat + L_2D", "83.1"), ("3d", "L_3D alone", "83.7")):
         row = next(line for line in markdown.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {label} |" in row and f"| {paper} |" in row, row
     with open(tmp_path / "table3.csv", newline="") as stream:
@@ -40,25 +87,89 @@ def test_a_table_is_written_and_a_second_call_trains_nothing(tmp_path, monkeypat
     for name in VARIANTS:
         for key, _, _ in command.METRICS:
             assert math.isfinite(float(records[name][key]))
-    assert records["lat_3d_2d"]["paper_mean_err_joints3D"] == "82.0"
+    assert records["lat_2d"]["paper_mean_err_joints3D"] == "83.1"
     assert (tmp_path / "table3.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "table3_curves.png").read_bytes().startswith(b"\x89PNG")
 
     capsys.readouterr()
     second = command.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
     output = capsys.readouterr().out
-    assert len(constructed) == len(VARIANTS), "the second call trained"
+    assert len(counted["trainers"]) == len(VARIANTS), "the second call trained"
     assert second == first
     for name in (*VARIANTS, command.BASELINE):
         assert f"  {name}: cached (" in output, output
     assert "table3: total wall time" in output
 
-    # Table 4's 100% is Table 3's L_lat + L_3D + L_2D: same config, data and steps.
-    table4 = command.reproduce_table("table4", str(tmp_path), TINY, ["3d100"], progress=False)
-    assert len(constructed) == len(VARIANTS), "an identical run was trained again"
-    assert table4["3d100"]["metrics"] == first["lat_3d_2d"]["metrics"]
-    assert table4["3d100"]["reused_from"] == str(tmp_path / "table3" / "lat_3d_2d" / "run")
-    assert (tmp_path / "table4.md").is_file()
+
+def check_table2(tmp_path, counted, capsys):
+    """Table 2 in a directory holding Table 3's L_lat + L_2D, the same run as its 'gt'."""
+    trained_before = len(counted["trainers"])
+    output = str(tmp_path)
+    first = command.reproduce_table("table2", output, TINY, progress=False,
+                                    segmenter_budget=TINY_SEGMENTER)
+    # The segmenter and 'predicted' train; 'gt' is Table 3's run, evaluated on both.
+    assert len(counted["trainers"]) == trained_before + 2
+    assert len(counted["predicted"]) == 1
+    assert first["gt"]["reused_from"] == str(tmp_path / "table3" / "lat_2d" / "run")
+
+    for name in ("gt", "predicted", command.BASELINE):
+        for data in command.TEST_DATA:
+            assert all(math.isfinite(v) for v in first[name]["metrics"][data].values())
+    run_files = os.listdir(tmp_path / "table2" / "predicted" / "run")
+    assert {"eval_test_gt.json", "eval_test_predicted.json"} <= set(run_files)
+    markdown = (tmp_path / "table2.md").read_text()
+    for name in ("gt", "predicted", command.BASELINE, "network", "largest_part",
+                 "all_background"):
+        row = next(line for line in markdown.splitlines() if line.startswith(f"| {name} |"))
+        assert len(row.split("|")) == 2 + 2 + 4, row  # Two text cells, four numbers.
+    with open(tmp_path / "table2.csv", newline="") as stream:
+        records = {r["variant"]: r for r in csv.DictReader(stream)}
+    assert set(records) == {"gt", "predicted", command.BASELINE}
+    for data in command.TEST_DATA:
+        for key, _, _ in command.METRICS:
+            assert float(records["predicted"][f"{data}_{key}"]) == pytest.approx(
+                first["predicted"]["metrics"][data][key], rel=1e-6)
+    # Evaluated on the ground-truth maps, 'gt' is Table 3's run as it was.
+    assert first["gt"]["metrics"]["gt"] == pytest.approx(
+        first_metrics(tmp_path, "table3", "lat_2d"), rel=1e-6)
+    with open(tmp_path / "table2_segmenter.csv", newline="") as stream:
+        segmenter_rows = {r["prediction"]: r for r in csv.DictReader(stream)}
+    assert float(segmenter_rows["all_background"]["mean_iou_without_background"]) == 0.0
+    assert 0.0 < float(segmenter_rows["largest_part"]["mean_iou_without_background"]) < 1.0
+    assert (tmp_path / "table2.png").read_bytes().startswith(b"\x89PNG")
+
+    # The predicted data: the segmenter's maps as inference hands them over, no labels.
+    data, predicted = tmp_path / "data", tmp_path / command.PREDICTED_ROOT
+    assert not (predicted / "labels").exists()
+    info = layout.read_dataset_info(str(predicted))
+    assert info["complete"] and info["part_maps"]["checkpoint"] == "ckpt-1"
+    assert layout.read_split_list(str(predicted), "test") == layout.read_split_list(
+        str(data), "test")
+    sample_id = layout.read_split_list(str(data), "test")[0][0]
+    segmenter = predictor.load_segmentation_run(str(tmp_path / "table2" / "segmenter" / "run"))
+    stored = images.read_image(layout.sample_paths(str(predicted), sample_id)["colours"])
+    image = images.read_image(layout.sample_paths(str(data), sample_id)["image"])
+    np.testing.assert_array_equal(stored, handover_colours(segmenter, image))
+
+    capsys.readouterr()
+    trained = len(counted["trainers"])
+    second = command.reproduce_table("table2", output, TINY, progress=False,
+                                     segmenter_budget=TINY_SEGMENTER)
+    printed = capsys.readouterr().out
+    assert len(counted["trainers"]) == trained and len(counted["predicted"]) == 1, \
+        "the second call trained"
+    assert second == first
+    for name in ("segmenter", "gt", "predicted", command.BASELINE):
+        assert f"  {name}: " in printed and "cached" in printed, printed
+
+    with pytest.raises(command.RequestError, match="steps: 1 there, 2 here"):
+        command.reproduce_table("table2", output, TINY, progress=False,
+                                segmenter_budget=dataclasses.replace(TINY_SEGMENTER, steps=2))
+
+
+def first_metrics(tmp_path, table, variant):
+    with open(tmp_path / table / variant / "result.json") as stream:
+        return json.load(stream)["metrics"]
 
 
 def test_unknown_variants_and_another_budget_are_refused(tmp_path):

@@ -1,7 +1,6 @@
-"""`nbf-reproduce --table=table2` at a tiny budget, and the segmenter's largest-part baseline."""
-import csv
+"""Table 2's parts: the segmenter's largest-part baseline, the predicted dataset, the
+segmentation run check (the whole command at a tiny budget: tests/test_reproduce.py)."""
 import json
-import math
 import os
 
 import numpy as np
@@ -10,18 +9,10 @@ import tensorflow as tf
 
 from neural_body_fitting import constants, evaluation
 from neural_body_fitting.cli import reproduce as command
-from neural_body_fitting.configs import reproduce
 from neural_body_fitting.data import layout
 from neural_body_fitting.evaluation import segmentation as segmentation_evaluation
 from neural_body_fitting.evaluation import segmentation_metrics as metrics
-from neural_body_fitting.serving import handover, predictor
 from neural_body_fitting.utils import images
-
-TINY = reproduce.Budget(input_size=32, steps=2, batch_size=4, num_train=8, num_test=3,
-                        lr=1e-3, lr_policy="constant")
-TINY_SEGMENTER = reproduce.SegmenterBudget(segmenter="deeplab_vgg_16", input_size=32,
-                                           batch_size=2, steps=1, lr=1e-3,
-                                           lr_policy="constant")
 
 
 def test_the_largest_part_baseline_fills_the_true_silhouette_with_one_part():
@@ -44,88 +35,6 @@ def test_the_largest_part_baseline_fills_the_true_silhouette_with_one_part():
     np.testing.assert_array_equal(counts, [4, 2, 3, 3])
     # Background covers most pixels but is not a part; parts 2 and 3 tie: the lower wins.
     assert segmentation_evaluation.largest_part(counts) == 2
-
-
-def handover_colours(segmenter, image):
-    """The hand-over of stage 1's logits for one 512 px crop: 224 px colours [224, 224, 3]."""
-    size = segmenter.inputs[0].shape[1]
-    centred = tf.cast(image[None], tf.float32) - constants.IMAGENET_MEAN_RGB
-    logits = segmenter(tf.image.resize(centred, [size, size]), training=False)
-    labels = handover.labels_from_logits(logits, constants.CROP_SIZE)
-    return handover.resize_nearest(handover.colour_labels(labels), constants.FIT_SIZE)[0].numpy()
-
-
-def test_table2_trains_on_both_part_maps_and_a_second_call_trains_nothing(
-        tmp_path, monkeypatch, capsys):
-    constructed, predicted_writes = [], []
-    trainer_class = command.training.Trainer
-    write = command.serving.write_predicted_dataset
-
-    def counting_trainer(*args, **kwargs):
-        constructed.append(args[1])
-        return trainer_class(*args, **kwargs)
-
-    def counting_write(*args, **kwargs):
-        predicted_writes.append(args[2])
-        return write(*args, **kwargs)
-
-    monkeypatch.setattr(command.training, "Trainer", counting_trainer)
-    monkeypatch.setattr(command.serving, "write_predicted_dataset", counting_write)
-    output = str(tmp_path)
-    first = command.reproduce_table("table2", output, TINY, progress=False,
-                                    segmenter_budget=TINY_SEGMENTER)
-    assert len(constructed) == 3 and len(predicted_writes) == 1  # Segmenter, gt, predicted.
-
-    for name in ("gt", "predicted", command.BASELINE):
-        for data in command.TEST_DATA:
-            assert all(math.isfinite(v) for v in first[name]["metrics"][data].values())
-    run_files = os.listdir(tmp_path / "table2" / "gt" / "run")
-    assert {"eval_test_gt.json", "eval_test_predicted.json"} <= set(run_files)
-    markdown = (tmp_path / "table2.md").read_text()
-    for name in ("gt", "predicted", command.BASELINE, "network", "largest_part",
-                 "all_background"):
-        row = next(line for line in markdown.splitlines() if line.startswith(f"| {name} |"))
-        assert len(row.split("|")) == 2 + 2 + 4, row  # Two text cells, four numbers.
-    with open(tmp_path / "table2.csv", newline="") as stream:
-        records = {r["variant"]: r for r in csv.DictReader(stream)}
-    assert set(records) == {"gt", "predicted", command.BASELINE}
-    for data in command.TEST_DATA:
-        for key, _, _ in command.METRICS:
-            assert float(records["predicted"][f"{data}_{key}"]) == pytest.approx(
-                first["predicted"]["metrics"][data][key], rel=1e-6)
-    with open(tmp_path / "table2_segmenter.csv", newline="") as stream:
-        segmenter_rows = {r["prediction"]: r for r in csv.DictReader(stream)}
-    assert float(segmenter_rows["all_background"]["mean_iou_without_background"]) == 0.0
-    assert 0.0 < float(segmenter_rows["largest_part"]["mean_iou_without_background"]) < 1.0
-    assert (tmp_path / "table2.png").read_bytes().startswith(b"\x89PNG")
-
-    # The predicted data: the segmenter's maps as inference hands them over, no labels.
-    data, predicted = tmp_path / "data", tmp_path / command.PREDICTED_ROOT
-    assert not (predicted / "labels").exists()
-    info = layout.read_dataset_info(str(predicted))
-    assert info["complete"] and info["part_maps"]["checkpoint"] == "ckpt-1"
-    assert layout.read_split_list(str(predicted), "test") == layout.read_split_list(
-        str(data), "test")
-    sample_id = layout.read_split_list(str(data), "test")[0][0]
-    segmenter = predictor.load_segmentation_run(str(tmp_path / "table2" / "segmenter" / "run"))
-    stored = images.read_image(layout.sample_paths(str(predicted), sample_id)["colours"])
-    image = images.read_image(layout.sample_paths(str(data), sample_id)["image"])
-    np.testing.assert_array_equal(stored, handover_colours(segmenter, image))
-
-    capsys.readouterr()
-    second = command.reproduce_table("table2", output, TINY, progress=False,
-                                     segmenter_budget=TINY_SEGMENTER)
-    printed = capsys.readouterr().out
-    assert len(constructed) == 3 and len(predicted_writes) == 1, "the second call trained"
-    assert second == first
-    for name in ("segmenter", "gt", "predicted", command.BASELINE):
-        assert f"  {name}: cached (" in printed, printed
-
-    with pytest.raises(command.RequestError, match="steps: 1 there, 2 here"):
-        command.reproduce_table("table2", output, TINY, progress=False,
-                                segmenter_budget=reproduce.SegmenterBudget(
-                                    segmenter="deeplab_vgg_16", input_size=32, batch_size=2,
-                                    steps=2, lr=1e-3, lr_policy="constant"))
 
 
 def test_a_segmentation_run_that_is_not_one_is_refused_naming_it(tmp_path):
