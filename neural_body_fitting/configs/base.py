@@ -14,7 +14,6 @@ import ml_collections
 from neural_body_fitting import constants, losses, networks
 from neural_body_fitting.body import layouts
 from neural_body_fitting.data import encodings
-from neural_body_fitting.networks import segmentation as segmenters
 
 STAGES = ("fitting", "segmentation")
 LR_POLICIES = ("poly", "step", "constant")
@@ -133,9 +132,9 @@ def validate(config):
 
 
 def _check_segmentation_options(config):
-    if config.segmenter not in segmenters.SEGMENTERS:
+    if config.segmenter not in networks.SEGMENTERS:
         raise ValueError(f"config.segmenter: unknown '{config.segmenter}', expected one of "
-                         f"{segmenters.SEGMENTERS}")
+                         f"{networks.SEGMENTERS}")
     try:
         encodings.granularity_of_classes(config.num_classes)
     except ValueError as error:
