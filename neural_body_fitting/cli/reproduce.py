@@ -205,23 +205,38 @@ def prepare_data(output_dir, variants, budget, body_model, progress):
         write_fraction_lists(dataset_root(output_dir, 14), fractions)
 
 
-def train_and_evaluate(config, run_dir, steps, progress, test_roots=None):
-    """Trains (or resumes) the run in `run_dir` to `steps`, evaluates it; returns the result.
-
-    See `evaluate_run` for `test_roots`.
-    """
+def train_run(config, run_dir, steps, progress, validate=True):
+    """Trains (or resumes) the run in `run_dir` to `steps`, with held-out validation
+    when `validate`; returns {'steps', 'steps_this_call', 'train_seconds'}."""
     import keras  # Here: TensorFlow must load after the command quietened it.
 
     keras.backend.clear_session()  # Frees the previous variant's model; names start afresh.
     start = time.perf_counter()
     trainer = training.Trainer(config, run_dir, progress=progress)
     first_step = trainer.step
-    trainer.train(max_steps=steps, on_step=evaluation.Validator(trainer))
-    trained = time.perf_counter()
+    trainer.train(max_steps=steps, on_step=evaluation.Validator(trainer) if validate else None)
+    return {"steps": trainer.step, "steps_this_call": trainer.step - first_step,
+            "train_seconds": time.perf_counter() - start}
+
+
+def train_and_evaluate(config, run_dir, steps, progress, test_roots=None):
+    """Trains (or resumes) the run in `run_dir` to `steps`, evaluates it; returns the result.
+
+    See `evaluate_run` for `test_roots`.
+    """
+    trained = train_run(config, run_dir, steps, progress)
+    start = time.perf_counter()
     metrics, num_test = evaluate_run(config, run_dir, test_roots)
-    return {"metrics": metrics, "num_test": num_test, "steps": trainer.step,
-            "steps_this_call": trainer.step - first_step,
-            "train_seconds": trained - start, "eval_seconds": time.perf_counter() - trained}
+    return {"metrics": metrics, "num_test": num_test, **trained,
+            "eval_seconds": time.perf_counter() - start}
+
+
+def train_or_reuse(output_dir, config, run_dir, steps, progress, test_roots=None):
+    """The result of the identical run of another table if there is one, else of training."""
+    identical = find_identical_run(output_dir, config, steps, run_dir)
+    if identical:
+        return reused_result(identical, config, test_roots)
+    return train_and_evaluate(config, run_dir, steps, progress, test_roots)
 
 
 def find_identical_run(output_dir, config, steps, run_dir):
@@ -231,18 +246,18 @@ def find_identical_run(output_dir, config, steps, run_dir):
     included), the training list has the same fingerprint, the run was never
     resumed with changes, and its result is for `steps` steps.
     """
-    data = training.runs.dataset_identity(config.dataset_root, config.train_split)
+    data = runs.dataset_identity(config.dataset_root, config.train_split)
     for path in sorted(glob.glob(os.path.join(output_dir, "*", "*", "result.json"))):
         candidate = os.path.join(os.path.dirname(path), "run")
         if os.path.abspath(candidate) == os.path.abspath(run_dir):
             continue
-        record = training.runs.read_record(candidate)
+        record = runs.read_record(candidate)
         if record is None or record["history"]:
             continue
         with open(path) as stream:
             result = json.load(stream)
-        differences = training.runs.config_differences(record["config"], config,
-                                                       keys=set(record["config"]) | set(config))
+        differences = runs.config_differences(record["config"], config,
+                                              keys=set(record["config"]) | set(config))
         if (not differences and result.get("steps") == steps
                 and record["dataset"].get("fingerprint") == data["fingerprint"]):
             return candidate
@@ -342,15 +357,8 @@ def train_segmenter(config, run_dir, steps, progress):
     # RefineNet) only to find nothing to train is skipped.
     if latest_checkpoint(run_dir) == f"ckpt-{steps}":
         return {"steps_this_call": 0, "train_seconds": 0.0}
-    import keras
-
-    keras.backend.clear_session()
-    start = time.perf_counter()
-    trainer = training.Trainer(config, run_dir, progress=progress)
-    first_step = trainer.step
-    trainer.train(max_steps=steps)
-    return {"steps_this_call": trainer.step - first_step,
-            "train_seconds": time.perf_counter() - start}
+    trained = train_run(config, run_dir, steps, progress, validate=False)
+    return {key: trained[key] for key in ("steps_this_call", "train_seconds")}
 
 
 def segmenter_result(model, config, run_dir, trained):
@@ -620,13 +628,9 @@ def reproduce_table(table, output_dir, budget, variants=None, body_model=None, p
         return os.path.join(output_dir, table, name, "result.json")
 
     for name, config in configs.items():
-        identical = find_identical_run(output_dir, config, budget.steps, own_run_dir(name))
-        if identical:
-            compute, args = reused_result, (identical, config, test_roots)
-        else:
-            compute, args = train_and_evaluate, (config, own_run_dir(name), budget.steps,
-                                                 progress, test_roots)
-        results[name], was_cached = cached(result_path(name), compute, *args, key=key)
+        results[name], was_cached = cached(result_path(name), train_or_reuse, output_dir,
+                                           config, own_run_dir(name), budget.steps, progress,
+                                           test_roots, key=key)
         times.append(describe_time(name, results[name], was_cached))
         print(f"{table}/{times[-1]}")
     first = next(iter(configs))  # The baseline needs a run's record and statistics.
