@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from serving_helpers import person_image, tiny_segmenter
 
-from neural_body_fitting import configs, constants, render, training
+from neural_body_fitting import body, configs, constants, render, training
 from neural_body_fitting.body import smpl
 from neural_body_fitting.data import synthesis
 from neural_body_fitting.serving import crops, graph, handover, inputs, outputs, people, predictor
@@ -131,6 +131,32 @@ def test_obj_and_ply_round_trip(tmp_path):
     records = np.frombuffer(body[600:], [("n", "u1"), ("i", "<i4", (3,))])
     assert (records["n"] == 3).all()
     np.testing.assert_array_equal(records["i"], faces)
+
+
+@pytest.mark.parametrize("resolution", [512, 160])
+def test_overlay_lands_where_the_crop_maps_the_body_at_any_rendering_resolution(resolution):
+    model = body.synthetic_body_model()
+    vertices = np.asarray(model.v_template) + [0.0, 0.2, 25.0]  # ~340 px tall.
+    _, mask_512 = render.render_shaded(vertices, model.faces, 512)
+    rendered, mask = render.render_shaded(vertices, model.faces, resolution)
+    transform = crops.CropTransform(0.8, 330.0, 260.0)
+    # White rendering over a black original: the overlay is the warped mask.
+    white = np.full_like(rendered, 255)
+    blended, shrink = outputs.overlay_rendering(np.zeros((600, 700, 3), np.uint8), white, mask,
+                                                transform)
+    assert shrink == 1.0
+    covered = blended[..., 0] > 255 * 0.6 / 2
+    rows, cols = np.nonzero(mask_512)
+    # The 512 crop's body centroid (pixel centres at k + 0.5), mapped to the original.
+    expected = transform.to_original([cols.mean() + 0.5, rows.mean() + 0.5])
+    rows, cols = np.nonzero(covered)
+    # Within a quarter of a rendering pixel (what its quantisation moves the
+    # centroid by); half a pixel off in the warp would be twice that.
+    pixel = 512 / resolution / transform.scale
+    np.testing.assert_allclose([cols.mean() + 0.5, rows.mean() + 0.5], expected,
+                               atol=0.25 * pixel + 0.1)
+    # Area scales with 1 / scale^2.
+    np.testing.assert_allclose(covered.sum(), mask_512.sum() / 0.8 ** 2, rtol=0.03)
 
 
 # --- The Predictor ------------------------------------------------------------------------

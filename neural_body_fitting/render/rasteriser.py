@@ -55,19 +55,24 @@ def _flat_triangles(vertices, faces):
 
 
 def _rasterise_face_values(vertices, faces, face_values, resolution, focal_length):
-    """Renders one float per face (flat shaded); returns (values [H, W], depth [H, W])."""
+    """Renders per-face values [F] or [F, 3] (flat shaded).
+
+    Returns (values float32 [H, W] or [H, W, 3], 0 on the background; depth [H, W]).
+    """
     corners, indices = _flat_triangles(vertices, faces)
     colour = np.zeros((resolution, resolution, 3), np.float32)
     depth = np.full((resolution, resolution), _Z_FAR, np.float32)
-    if len(indices) == 0:
-        return colour[..., 0], depth
-    colours = np.repeat(np.asarray(face_values, np.float32), 3)[:, None] * np.ones(
-        (1, 3), np.float32)
-    world2cam, fov_y = _camera(resolution, focal_length)
-    colour, depth = cv2.triangleRasterize(corners, indices, colours, colour, depth, world2cam,
-                                          fov_y, _Z_NEAR, _Z_FAR,
-                                          _settings(cv2.RASTERIZE_SHADING_FLAT))
-    return colour[..., 0], depth
+    face_values = np.asarray(face_values, np.float32)
+    single = face_values.ndim == 1
+    if len(indices):
+        # Every corner of a face carries the face's value (flat shading copies it exactly).
+        per_face = np.repeat(face_values[:, None], 3, axis=1) if single else face_values
+        colours = np.repeat(per_face, 3, axis=0)
+        world2cam, fov_y = _camera(resolution, focal_length)
+        colour, depth = cv2.triangleRasterize(corners, indices, colours, colour, depth,
+                                              world2cam, fov_y, _Z_NEAR, _Z_FAR,
+                                              _settings(cv2.RASTERIZE_SHADING_FLAT))
+    return (colour[..., 0] if single else colour), depth
 
 
 def face_labels_from_vertex_labels(vertex_labels, faces):
@@ -142,8 +147,8 @@ def decolourise(colour_map, colours=constants.PART_COLOURS, strict=True):
     return labels
 
 
-def _face_normals(vertices, faces):
-    corners = np.asarray(vertices, np.float64)[np.asarray(faces)]
+def _face_normals(corners):
+    """Unit normals [F, 3] of the triangles with corners [F, 3, 3]."""
     normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
@@ -162,16 +167,19 @@ def render_shaded(vertices, faces, resolution=constants.CROP_SIZE, colour=(0.75,
     """
     light = np.asarray(light_direction, np.float64)
     light = light / np.linalg.norm(light)
+    corners = np.asarray(vertices, np.float64)[np.asarray(faces)]
+    normals = _face_normals(corners)
     # Faces are lit on whichever side faces the camera (meshes may be open).
-    normals = _face_normals(vertices, faces)
-    centres = np.asarray(vertices, np.float64)[np.asarray(faces)].mean(1)
-    facing = np.sign(-np.einsum("ij,ij->i", normals, centres))[:, None]
+    facing = np.sign(-np.einsum("ij,ij->i", normals, corners.mean(1)))[:, None]
     lambert = np.clip(np.einsum("ij,j->i", normals * facing, light), 0.0, 1.0)
-    intensity = ambient + (1.0 - ambient) * lambert
-    shades, depth = _rasterise_face_values(vertices, faces, intensity, resolution, focal_length)
-    mask = depth <= _BACKGROUND_DEPTH
-    image = np.clip(shades[..., None] * np.asarray(colour)[None, None] * 255.0, 0, 255)
-    return np.where(mask[..., None], image, 0).astype(np.uint8), mask
+    intensity = (ambient + (1.0 - ambient) * lambert).astype(np.float32)
+    # Each face's 8-bit colour is made before rasterising (flat shading copies
+    # it, and float32 holds the integers exactly): no per-pixel arithmetic after.
+    face_colours = np.floor(np.clip(intensity.astype(np.float64)[:, None]
+                                    * np.asarray(colour)[None] * 255.0, 0, 255))
+    image, depth = _rasterise_face_values(vertices, faces, face_colours, resolution,
+                                          focal_length)
+    return image.astype(np.uint8), depth <= _BACKGROUND_DEPTH
 
 
 def overlay(image, vertices, faces, alpha=0.6, focal_length=None, **shading):

@@ -1,8 +1,8 @@
 """Inference over a folder: stream the items, run the Predictor, write every output.
 
 Items stream through tf.data (decoding and cropping in parallel, a batch at
-a time), so a large folder is never held in memory; a writer thread renders
-and writes one batch while the networks run on the next. A person whose `.npz`
+a time), so a large folder is never held in memory; writer threads render
+and write one batch while the networks run on the next. A person whose `.npz`
 exists is finished and skipped unless `overwrite`. A bad item is recorded
 with its message and the rest carry on; `index.html` lists both.
 """
@@ -18,6 +18,8 @@ import tqdm
 from neural_body_fitting import constants
 from neural_body_fitting.serving import crops, gallery, inputs, outputs, people
 
+WRITER_THREADS = 2
+
 
 @dataclasses.dataclass
 class Summary:
@@ -28,7 +30,6 @@ class Summary:
     failed: list         # [(item id or file, message)]
     gallery: str         # path of index.html
     seconds_predicting: float = 0.0
-    seconds_writing: float = 0.0  # Rendering and writing the outputs (in the writer thread).
     seconds_waiting_for_writes: float = 0.0  # Of the total: waiting for the writer.
     seconds_total: float = 0.0
 
@@ -91,10 +92,11 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
             todo.append(item)
     run = predictor.fit if mode == "fit" else predictor.segment_fit
     batches = _item_dataset(todo, mode).batch(batch_size).prefetch(1)
-    # One writer thread renders and writes a batch while the networks run on
-    # the next (OpenCV and file I/O release the GIL); at most one batch waits.
+    # Writer threads render and write a batch while the networks run on the
+    # next (OpenCV, NumPy and file I/O release the GIL); at most one batch
+    # waits. Two threads halve the last batch's writes, which nothing overlaps.
     with tqdm.tqdm(total=len(todo), disable=not progress, unit="person") as bar, \
-            concurrent.futures.ThreadPoolExecutor(max_workers=1) as writer:
+            concurrent.futures.ThreadPoolExecutor(max_workers=WRITER_THREADS) as writer:
         pending = []
         for indices, images, transforms, errors in batches.as_numpy_iterator():
             good = []
@@ -128,8 +130,7 @@ def _predict(run, items, images, transform_arrays, summary):
 
 
 def _write(output_dir, faces, mode, items, images, transforms, result, k):
-    """Writes person k of a batch; returns (id, error message or None, seconds)."""
-    tick = time.perf_counter()
+    """Writes person k of a batch; returns (id, error message or None)."""
     item = items[k]
     try:
         # Crops read as whole files are their own originals; a part map's
@@ -141,15 +142,14 @@ def _write(output_dir, faces, mode, items, images, transforms, result, k):
         error = None
     except (OSError, ValueError) as failure:
         error = f"writing the outputs failed: {failure}"
-    return item.id, error, time.perf_counter() - tick
+    return item.id, error
 
 
 def _collect(pending, summary):
     """Waits for a batch's writes and records them (the wait is the writing's wall time)."""
     tick = time.perf_counter()
     for future in pending:
-        person_id, error, seconds = future.result()
-        summary.seconds_writing += seconds
+        person_id, error = future.result()
         if error:
             summary.failed.append((person_id, error))
         else:

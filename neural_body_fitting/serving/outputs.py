@@ -52,9 +52,10 @@ def body_dict(result, index):
 def obj_text(vertices, faces):
     """Wavefront OBJ of a mesh [V, 3], [F, 3] (0-based indices; OBJ's are 1-based)."""
     vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
-    # One formatting call for the whole mesh: 20x faster than a line at a time.
-    return (("v %.6f %.6f %.6f\n" * len(vertices)) % tuple(vertices.ravel())
-            + ("f %d %d %d\n" * len(faces)) % tuple((faces + 1).ravel()))
+    # One formatting call for the whole mesh (20x faster than a line at a
+    # time), on Python numbers (formatting NumPy scalars is 2-3x slower).
+    return (("v %.6f %.6f %.6f\n" * len(vertices)) % tuple(vertices.ravel().tolist())
+            + ("f %d %d %d\n" * len(faces)) % tuple((faces + 1).ravel().tolist()))
 
 
 def read_obj(path):
@@ -94,23 +95,40 @@ def draw_joints(image, joints_2d, radius=3):
     return image
 
 
+def _shrink(image):
+    """The factor (<= 1) that fits an image into MAX_ORIGINAL_SIDE."""
+    return min(1.0, MAX_ORIGINAL_SIDE / max(image.shape[:2]))
+
+
+def _rendering_resolution(views):
+    """The resolution of a crop-frame rendering that each (image, transform) view shows unblurred.
+
+    A view shows the crop's `transform.size` pixels as size / scale image
+    pixels (after `_shrink`); more than the crop's own resolution is never rendered.
+    """
+    needed = max(_shrink(image) * transform.size / transform.scale for image, transform in views)
+    return int(min(constants.CROP_SIZE, np.ceil(needed)))
+
+
 def overlay_rendering(image, rendered, mask, transform):
-    """A mesh rendered in the 512 crop (image, mask) blended over another image of it.
+    """A mesh rendered in the crop frame (image, mask [R, R]) blended over another image of it.
 
     The rendering is warped through the crop transform into `image` (the
     original, or the crop itself); images larger than MAX_ORIGINAL_SIDE are
     shrunk first. Returns (uint8 image, shrink factor).
     """
-    height, width = image.shape[:2]
-    shrink = min(1.0, MAX_ORIGINAL_SIDE / max(height, width))
+    shrink = _shrink(image)
     if shrink < 1.0:
+        height, width = image.shape[:2]
         size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        height, width = image.shape[:2]
-    # image_index + 0.5 = shrink ((crop_index + 0.5 - size/2) / scale + centre).
-    s = shrink / transform.scale
+    height, width = image.shape[:2]
+    # Rendering pixel j covers crop coordinates [j, j + 1) * size / R, so
+    # image_index + 0.5 = shrink ((j + 0.5) size / R - size / 2) / scale + shrink centre.
+    resolution = rendered.shape[0]
+    s = shrink * transform.size / (resolution * transform.scale)
     centre = np.array([transform.centre_x, transform.centre_y])
-    offset = shrink * centre - s * transform.size / 2.0 + 0.5 * s - 0.5
+    offset = shrink * centre - s * resolution / 2.0 + 0.5 * s - 0.5
     matrix = np.array([[s, 0.0, offset[0]], [0.0, s, offset[1]]])
     warped = cv2.warpAffine(rendered, matrix, (width, height), flags=cv2.INTER_LINEAR)
     weight = cv2.warpAffine(mask.astype(np.float32), matrix, (width, height),
@@ -128,16 +146,18 @@ def write_person(output_dir, person_id, result, index, faces, crop, original, tr
     paths = person_paths(output_dir, person_id)
     vertices = result["vertices"][index]
     size = crop.shape[0]
-    # Rendered once, in the 512 crop, and warped onto the crop and the original.
-    rendered, mask = render.render_shaded(vertices, faces, constants.CROP_SIZE)
     crop_frame = crops.CropTransform(constants.CROP_SIZE / size, size / 2.0, size / 2.0)
+    original = crop if original is None else original
+    # Rendered once in the crop frame, only as fine as the overlays show it
+    # (a 224 part map needs 224, not 512), and warped onto both.
+    resolution = _rendering_resolution([(crop, crop_frame), (original, transform)])
+    rendered, mask = render.render_shaded(vertices, faces, resolution)
     images.write_png(paths["crop"], crop)
     images.write_png(paths["parts"], render.colourise(result["part_labels"][index]))
     on_crop, _ = overlay_rendering(crop, rendered, mask, crop_frame)
     images.write_png(paths["overlay"], draw_joints(
         on_crop, crop_frame.to_original(result["joints_2d"][index])))
-    on_original, shrink = overlay_rendering(crop if original is None else original, rendered,
-                                            mask, transform)
+    on_original, shrink = overlay_rendering(original, rendered, mask, transform)
     images.write_png(paths["overlay_original"], draw_joints(
         on_original, result["joints_2d_original"][index] * shrink))
     files.atomic_write(paths["obj"], obj_text(vertices, faces))
