@@ -81,7 +81,8 @@ def test_quaternion_distance_is_the_relative_rotation_angle():
 def explicit_chain(relative, parents):
     absolute = np.zeros_like(relative)
     for joint, parent in enumerate(parents):
-        absolute[:, joint] = relative[:, joint] if parent < 0 else absolute[:, parent] @ relative[:, joint]
+        absolute[:, joint] = (relative[:, joint] if parent < 0
+                              else absolute[:, parent] @ relative[:, joint])
     return absolute
 
 

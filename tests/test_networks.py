@@ -43,16 +43,17 @@ def test_resnet_v1_50_strides_sit_on_the_first_unit():
 
 
 def test_batch_norm_settings(resnet50):
-    norms = [l for l in resnet50.layers if isinstance(l, keras.layers.BatchNormalization)]
+    norms = [layer for layer in resnet50.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(norms) == 53
-    assert all(l.momentum == 0.997 and l.epsilon == 1e-5 and l.scale for l in norms)
+    assert all(n.momentum == 0.997 and n.epsilon == 1e-5 and n.scale for n in norms)
 
 
 def test_resnet_v1_101_block_outputs_for_segmentation():
     model = backbones.resnet_v1(backbones.RESNET_V1_101, "resnet_v1_101", (64, 64, 3),
                                return_block_outputs=True)
     assert [tuple(o.shape[1:3]) for o in model.outputs] == [(16, 16), (8, 8), (4, 4), (2, 2)]
-    assert sum(1 for l in model.layers if l.name.endswith("bottleneck_v1_add")) == 33
+    assert sum(1 for layer in model.layers if layer.name.endswith("bottleneck_v1_add")) == 33
 
 
 def test_resnet_v2_50_and_vgg_16():

@@ -113,7 +113,7 @@ def run_helper(*args, timeout=600, input_size=32, float64=False):
 
 
 def parse(stdout, key):
-    line = [l for l in stdout.splitlines() if l.startswith(key + " ")][-1]
+    line = [text for text in stdout.splitlines() if text.startswith(key + " ")][-1]
     return line[len(key) + 1:]
 
 

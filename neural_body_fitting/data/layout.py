@@ -5,7 +5,8 @@
 <root>/colours/<id>_colours.png       12-part colour-coded map (any size; ours 224)
 <root>/labels/<id>_labels.png         ours: 24-part label map (0 background, SMPL part + 1)
 <root>/smplparams/<id>_smplparams.bin 85 float64: betas 10, axis-angle pose 72, translation 3
-<root>/joints/<id>_joints.bin         float64: 24x3 rest joints, Lx3 posed joints, Lx2 2D joints (224)
+<root>/joints/<id>_joints.bin         float64: 24x3 rest joints, Lx3 posed joints,
+                                      Lx2 2D joints (224)
 <root>/lists/{train,val,test}_latent.txt   "<id> <latent_flag>" per line
 <root>/colours_parts<k>/<id>_colours.png  ours, optional: colour maps of other granularities
 <root>/dataset.json                   ours: body model, granularities, camera, counts, seed,
@@ -90,7 +91,8 @@ def read_smplparams(path):
     """[85] float64: betas 10, axis-angle pose 72, translation 3."""
     values = _read_floats(path)
     if values.shape != (layouts.NUM_SMPL_PARAMS,):
-        raise ValueError(f"{path}: expected {layouts.NUM_SMPL_PARAMS} float64 values, got {len(values)}")
+        raise ValueError(f"{path}: expected {layouts.NUM_SMPL_PARAMS} float64 values, "
+                         f"got {len(values)}")
     return values
 
 

@@ -15,7 +15,8 @@ training starts, or skipped and counted with `skip_bad_samples=True`.
 
 All inputs are 224 x 224 x 3 in [-1, 1] (x * 2/255 - 1); maps are resized
 with nearest neighbour. Each element is a dict: 'id', 'path', 'input',
-'latent' (the latent record of `body.layouts` minus the statistics' mean), 'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
+'latent' (the latent record of `body.layouts` minus the statistics' mean),
+'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
 absolute), 'translation', 'rest_joints' [24, 3], 'joints' [L, 3], 'joints_2d'
 [L, 2].
 """

@@ -91,7 +91,8 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
     summary = {f"mean_{key}": float(per_sample[key].mean()) for key in METRICS}
     summary["median_recon_err"] = float(np.median(per_sample["recon_err"]))
     summary["num_samples"] = len(rows["id"])
-    summary["quartiles_err_joints3D"] = metrics.quartile_ids(per_sample["id"], per_sample["err_joints3D"])
+    summary["quartiles_err_joints3D"] = metrics.quartile_ids(per_sample["id"],
+                                                             per_sample["err_joints3D"])
     if output:
         buffer = io.BytesIO()
         np.savez(buffer, **per_sample, **{f"pred_{k}": np.array(v) for k, v in

@@ -63,8 +63,10 @@ def matrix_to_quaternion(rotation):
     # 4 q_i² for i = w, x, y, z; the largest picks the formula.
     squares = tf.stack([1.0 + trace, 1.0 + m00 - m11 - m22, 1.0 - m00 + m11 - m22,
                         1.0 - m00 - m11 + m22], axis=-1)
-    d21, d02, d10 = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
-    s21, s02, s10 = m[..., 2, 1] + m[..., 1, 2], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 0] + m[..., 0, 1]
+    m01, m02, m10 = m[..., 0, 1], m[..., 0, 2], m[..., 1, 0]
+    m12, m20, m21 = m[..., 1, 2], m[..., 2, 0], m[..., 2, 1]
+    d21, d02, d10 = m21 - m12, m02 - m20, m10 - m01
+    s21, s02, s10 = m21 + m12, m02 + m20, m10 + m01
     # Row i holds 4 q_i * q for the formula based on component i.
     candidates = tf.stack([
         tf.stack([squares[..., 0], d21, d02, d10], -1),
