@@ -141,6 +141,12 @@ def test_colour_round_trip_and_table_colours():
     colours[0, 0] = (1, 2, 3)
     with pytest.raises(ValueError, match="1 pixels"):
         render.decolourise(colours)
+    # Off-table colours go to the nearest table colour (brute force as the reference).
+    noisy = np.clip(colours.astype(int) + np.random.default_rng(2).integers(-40, 41, colours.shape),
+                    0, 255).astype(np.uint8)
+    table = np.asarray(constants.PART_COLOURS, int)
+    nearest = np.square(noisy.astype(int)[..., None, :] - table).sum(-1).argmin(-1)
+    np.testing.assert_array_equal(render.decolourise(noisy, strict=False), nearest)
 
 
 def test_shaded_render_and_overlay():

@@ -130,21 +130,34 @@ def colourise(label_map, colours=constants.PART_COLOURS):
     return colours[label_map]
 
 
+def _rgb_codes(colours):
+    """uint8-valued RGB [..., 3] -> one integer per colour [...]."""
+    colours = np.asarray(colours, np.int64)
+    return (colours[..., 0] << 16) | (colours[..., 1] << 8) | colours[..., 2]
+
+
 def decolourise(colour_map, colours=constants.PART_COLOURS, strict=True):
     """Colour-coded map uint8 [H, W, 3] -> labels uint8 [H, W] (the nearest table colour).
 
     With `strict`, a pixel whose colour is not exactly in the table raises a
     ValueError that says how many pixels are off.
     """
-    colour_map = np.asarray(colour_map, np.int32)
-    colours = np.asarray(colours, np.int32)
-    distance = np.square(colour_map[..., None, :] - colours).sum(-1)
-    labels = np.argmin(distance, axis=-1).astype(np.uint8)
-    if strict:
-        off = int(np.count_nonzero(distance.min(-1)))
-        if off:
-            raise ValueError(f"decolourise: {off} pixels have colours outside the table")
-    return labels
+    # Exact colours by lookup (a search in the sorted table codes); only the
+    # pixels off the table need distances. Ties go to the first table entry.
+    table = np.asarray(colours, np.int64)
+    table_codes = _rgb_codes(table)
+    order = np.argsort(table_codes, kind="stable")
+    codes = _rgb_codes(colour_map)
+    position = np.minimum(np.searchsorted(table_codes[order], codes), len(table) - 1)
+    labels = order[position]
+    off = table_codes[labels] != codes
+    if off.any():
+        if strict:
+            raise ValueError(f"decolourise: {int(off.sum())} pixels have colours outside the "
+                             "table")
+        distance = np.square(np.asarray(colour_map, np.int64)[off][:, None] - table).sum(-1)
+        labels[off] = np.argmin(distance, axis=-1)
+    return labels.astype(np.uint8)
 
 
 def _face_normals(corners):
