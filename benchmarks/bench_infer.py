@@ -115,15 +115,16 @@ def main(argv):
     print(f"\nrun_inference on {PEOPLE.value} people, batch 8, the SavedModel "
           f"({inference.WRITER_THREADS} writer threads render and write a batch while the "
           "networks run on the next):\n")
-    print("| mode | wall time (s) | waiting for the writers (s) | share of the wall time "
-          "waiting | networks alone (s) | rendering and writing alone (s) | share, one after "
-          "the other |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| mode | wall time (s) | networks in the run (s) | waiting for the writers (s) | "
+          "share of the wall time waiting | networks alone (s) | rendering and writing alone "
+          "(s) | share, one after the other |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for mode, summary in runs.items():
         total, waiting = summary.seconds_total, summary.seconds_waiting_for_writes
         alone, writing = networks_alone[mode], writing_alone[mode]
-        print(f"| {mode} | {total:.2f} | {waiting:.2f} | {100 * waiting / total:.0f}% | "
-              f"{alone:.2f} | {writing:.2f} | {100 * writing / (alone + writing):.0f}% |")
+        print(f"| {mode} | {total:.2f} | {summary.seconds_predicting:.2f} | {waiting:.2f} | "
+              f"{100 * waiting / total:.0f}% | {alone:.2f} | {writing:.2f} | "
+              f"{100 * writing / (alone + writing):.0f}% |")
 
 
 if __name__ == "__main__":
