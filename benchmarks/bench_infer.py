@@ -73,8 +73,7 @@ def writing_seconds_alone(predictor, folder, mode, count=8):
     for k in range(count):
         # As run_inference writes them: a part map is its own original.
         original = inputs[k] if mode == "fit" else None
-        transform = crops.CropTransform(*result["crop_transform"][k][:3],
-                                        int(result["crop_transform"][k][3]))
+        transform = crops.CropTransform.from_array(result["crop_transform"][k])
         tick = time.perf_counter()
         outputs.write_person(os.path.join(folder, f"alone_{mode}"), f"person{k}", result, k,
                              predictor.faces, inputs[k], original, transform)

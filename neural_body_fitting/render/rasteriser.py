@@ -187,7 +187,9 @@ def render_shaded(vertices, faces, resolution=constants.CROP_SIZE, colour=(0.75,
     lambert = np.clip(np.einsum("ij,j->i", normals * facing, light), 0.0, 1.0)
     intensity = (ambient + (1.0 - ambient) * lambert).astype(np.float32)
     # Each face's 8-bit colour is made before rasterising (flat shading copies
-    # it, and float32 holds the integers exactly): no per-pixel arithmetic after.
+    # it, and float32 holds the integers exactly): no per-pixel arithmetic
+    # after. The shade passes through float32 as when the rasteriser held it,
+    # so the images stay bit-identical to the datasets made before.
     face_colours = np.floor(np.clip(intensity.astype(np.float64)[:, None]
                                     * np.asarray(colour)[None] * 255.0, 0, 255))
     image, depth = _rasterise_face_values(vertices, faces, face_colours, resolution,

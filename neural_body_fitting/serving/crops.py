@@ -51,6 +51,11 @@ class CropTransform:
         """[4] (scale, centre x, centre y, size), as stored in the outputs."""
         return np.array([self.scale, self.centre_x, self.centre_y, self.size], np.float64)
 
+    @classmethod
+    def from_array(cls, row):
+        """The transform of an `as_array` row [4]."""
+        return cls(*(float(v) for v in row[:3]), int(row[3]))
+
 
 def transform_for_box(box, size=constants.CROP_SIZE, person_height=PERSON_HEIGHT):
     """The crop of a person box (x0, y0, x1, y1): its centre in the middle, its height 440 px.

@@ -122,7 +122,7 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
 
 def _predict(run, items, images, transform_arrays, summary):
     """(items, images, transforms, result) of a batch after the networks ran on it."""
-    transforms = [crops.CropTransform(*row[:3], int(row[3])) for row in transform_arrays]
+    transforms = [crops.CropTransform.from_array(row) for row in transform_arrays]
     tick = time.perf_counter()
     result = run(images, transforms, return_vertices=True)
     summary.seconds_predicting += time.perf_counter() - tick
@@ -146,7 +146,7 @@ def _write(output_dir, faces, mode, items, images, transforms, result, k):
 
 
 def _collect(pending, summary):
-    """Waits for a batch's writes and records them (the wait is the writing's wall time)."""
+    """Waits for a batch's writes and records them, and how long the wait took."""
     tick = time.perf_counter()
     for future in pending:
         person_id, error = future.result()
