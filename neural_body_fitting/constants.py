@@ -50,6 +50,8 @@ LANDMARK14_HEAD = (12, 13)
 
 CROP_SIZE = 512  # Stage-1 input crop.
 FIT_SIZE = 224  # Stage-2 (fitting) input size.
+# Batch-norm moving-average decay of the original's slim backbones.
+BN_DECAY = 0.997
 FOCAL_LENGTH_512 = 5000.0
 # Camera at the SMPL origin; the person is moved to this fixed distance.
 FIXED_TRANSLATION = np.array([-0.01, 0.115, 20.3], dtype=np.float64)

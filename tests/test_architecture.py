@@ -12,8 +12,8 @@ import neural_body_fitting
 PACKAGE_DIR = os.path.dirname(neural_body_fitting.__file__)
 # The rooms in the order data flows through them: a room may import only from
 # rooms before it (and from itself). `serving` is reserved for inference.
-ORDER = ("utils", "constants", "geometry", "body", "render", "data", "networks", "losses",
-         "configs", "training", "evaluation", "porting", "serving", "cli")
+ORDER = ("utils", "constants", "registries", "geometry", "body", "render", "data", "networks",
+         "losses", "configs", "training", "evaluation", "porting", "serving", "cli")
 
 
 def _room(relative_path):

@@ -74,3 +74,10 @@ def test_resnet_v2_50_and_vgg_16():
 def test_unknown_encoder_is_named():
     with pytest.raises(ValueError, match="resnet_v3"):
         backbones.build_encoder("resnet_v3")
+
+
+def test_the_tiny_encoder_pools_its_last_unit_and_trains_its_batch_norm():
+    model = backbones.build_encoder("tiny", (32, 32, 3), bn_decay=0.5)
+    assert model.output_shape == (None, backbones.TINY_DEPTHS[-1])
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    assert not np.array_equal(model(images, training=True), model(images, training=False))

@@ -224,8 +224,8 @@ def test_the_named_segmentation_experiments_have_the_paper_recipe():
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("stage", "detection", "config.stage: expected one of"),
-    ("segmenter", "unet", "config.segmenter: unknown 'unet'"),
+    ("stage", "detection", "config.stage: unknown stage 'detection'"),
+    ("segmenter", "unet", "config.segmenter: unknown segmenter 'unet'"),
     ("num_classes", 12, "config.num_classes must be one more than a granularity"),
     ("augment_scale_range", (1.1, 0.9), "config.augment_scale_range"),
     ("augment_flip_probability", 1.5, "config.augment_flip_probability"),

@@ -139,5 +139,5 @@ def test_seed_fixes_the_initial_weights_and_unknown_segmenters_are_named():
                      for _ in range(2))
     for a, b in zip(first.weights, second.weights):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="unknown 'unet'.*refinenet_resnet_v1_101"):
+    with pytest.raises(ValueError, match="unknown segmenter 'unet'.*refinenet_resnet_v1_101"):
         segmentation.build_segmentation_model("unet")

@@ -93,7 +93,7 @@ def test_bad_configs_stop_at_start_up(root, tmp_path):
             configs.validate(bad)
     bad = configs.default_config()
     bad.loss_terms.model_parameters = ("l1", 1.0)
-    with pytest.raises(ValueError, match="unknown kind 'l1'"):
+    with pytest.raises(ValueError, match="unknown loss kind 'l1'"):
         configs.validate(bad)
     mismatch = configs.default_config()
     mismatch.dataset_root = root

@@ -144,5 +144,5 @@ def define_config_flag():
     return config_flags.DEFINE_config_file(
         "config", experiments.experiment_path("demo_up"),
         "Experiment config: a config file, or a named experiment "
-        f"({', '.join(sorted(experiments.EXPERIMENTS))}; e.g. ablations:table1_parts6). "
+        f"({', '.join(experiments.EXPERIMENTS.names())}; e.g. ablations:table1_parts6). "
         "Override keys with --config.<key>=<value>.")

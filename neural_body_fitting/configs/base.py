@@ -11,11 +11,10 @@ import math
 
 import ml_collections
 
-from neural_body_fitting import constants, losses, networks
+from neural_body_fitting import constants, losses, registries
 from neural_body_fitting.body import layouts
 from neural_body_fitting.data import encodings
 
-STAGES = ("fitting", "segmentation")
 LR_POLICIES = ("poly", "step", "constant")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -45,7 +44,7 @@ def default_config():
     config.skip_bad_samples = False
     # Model.
     config.encoder_type = "resnet_v1_50"
-    config.bn_decay = networks.BN_DECAY
+    config.bn_decay = constants.BN_DECAY
     config.use_absrot = True
     config.use_svd = True
     config.latent_components = "betas,pose"
@@ -97,12 +96,9 @@ def default_config():
 
 def validate(config):
     """ValueError naming the first bad option (called by the binaries at start-up)."""
-    if config.stage not in STAGES:
-        raise ValueError(f"config.stage: expected one of {STAGES}, got '{config.stage}'")
+    registries.TASKS.check(config.stage, "config.stage")
     _check_segmentation_options(config)
-    if config.encoder_type not in networks.ENCODERS:
-        raise ValueError(f"config.encoder_type: unknown '{config.encoder_type}', expected one of "
-                         f"{sorted(networks.ENCODERS)}")
+    registries.ENCODERS.check(config.encoder_type, "config.encoder_type")
     encodings.parse_input_type(config.input_type)
     try:
         layouts.check_components(config.latent_components)
@@ -118,7 +114,7 @@ def validate(config):
         raise ValueError(f"config.num_landmarks: expected 14 or 24, got {config.num_landmarks}")
     if not config.loss_terms:
         raise ValueError("config.loss_terms: at least one loss term is needed")
-    losses.check_loss_terms(dict(config.loss_terms), config.num_landmarks)
+    losses.check_loss_terms(dict(config.loss_terms), config.num_landmarks, "config.loss_terms")
     for key, (low, high, closed) in NUMERIC_RANGES.items():
         _check_range(config, key, low, high, closed)
     if config.max_steps == 0 and config.max_epochs < 1:
@@ -132,9 +128,7 @@ def validate(config):
 
 
 def _check_segmentation_options(config):
-    if config.segmenter not in networks.SEGMENTERS:
-        raise ValueError(f"config.segmenter: unknown '{config.segmenter}', expected one of "
-                         f"{networks.SEGMENTERS}")
+    registries.SEGMENTERS.check(config.segmenter, "config.segmenter")
     try:
         encodings.granularity_of_classes(config.num_classes)
     except ValueError as error:

@@ -4,7 +4,7 @@ from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("fitting", "replicas", "segmentation"),
-    exports={"fitting": ("KINDS", "TERMS", "check_loss_terms", "per_sample",
-                         "loss_terms_values", "weight_decay")},
+    submodules=("fitting", "replicas", "segmentation", "terms"),
+    exports={"fitting": ("per_sample", "loss_terms_values", "weight_decay"),
+             "terms": ("KINDS", "TERMS", "check_loss_terms")},
 )

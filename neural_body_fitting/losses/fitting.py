@@ -14,14 +14,12 @@ so the gradient is the same however the batch is split across replicas.
 """
 import tensorflow as tf
 
-from neural_body_fitting import constants, geometry
+from neural_body_fitting import constants, geometry, registries
 from neural_body_fitting.losses import replicas
+from neural_body_fitting.losses.terms import split_kind
 
 TUKEY_C = 4.6851
 ROBUST_OFFSET = 0.05  # euclidist_robust_v1: distances below this cost nothing.
-TERMS = ("model_parameters", "joint_locations_betas", "joint_locations_posed",
-         "joint_locations_projected")
-_3D_TERMS = TERMS[:3]
 
 
 def _squared(difference):
@@ -41,42 +39,51 @@ def _tukey(difference):
     return tf.where(inside, rho, TUKEY_C ** 2 / 6.0)
 
 
-def elementwise_kinds():
-    """Kinds computed per coordinate: f(difference, std) -> error."""
-    return {
-        "mabserr": lambda d, std: tf.abs(d),
-        "msqerr": lambda d, std: _squared(d),
-        "gmc_var": lambda d, std: _squared(d) / (std + _squared(d)),
-        "gmc_std": lambda d, std: _squared(d) / (tf.square(std) + _squared(d)),
-        "tukey": lambda d, std: _tukey(d),
-    }
+# The kinds (`registries.LOSS_KINDS`): f(difference [B, ..., C], std) -> errors.
+# Elementwise kinds keep the coordinates; pointwise kinds reduce them to a
+# distance per point first ([B, ..., C] -> [B, ...]).
 
 
-def pointwise_kinds():
-    """Kinds computed per point (last axis = coordinates): f(distance) -> error."""
-    return {
-        "euclidist": lambda dist: dist,
-        "sqeuclidist": lambda dist: tf.square(dist),
-        "euclidist_robust_v1": lambda dist: tf.nn.relu(dist - ROBUST_OFFSET),
-    }
+def _distance(difference):
+    return tf.sqrt(tf.reduce_sum(tf.square(difference), -1) + 1e-12)
 
 
-SIMTRANS = ("", "_simtrans_neck", "_simtrans_hips")
-KINDS = tuple(base + suffix for base in (*elementwise_kinds(), *pointwise_kinds())
-              for suffix in SIMTRANS)
+def mabserr(difference, std):
+    del std
+    return tf.abs(difference)
 
 
-def check_loss_terms(loss_terms, num_landmarks):
-    """ValueError naming an unknown term or kind, or a simtrans kind that cannot apply."""
-    for term, (kind, weight) in loss_terms.items():
-        if term not in TERMS:
-            raise ValueError(f"loss_terms: unknown term '{term}'; terms are {TERMS}")
-        if kind not in KINDS:
-            raise ValueError(f"loss_terms['{term}']: unknown kind '{kind}'; kinds are {KINDS}")
-        if "simtrans" in kind and (term != "joint_locations_projected" or num_landmarks != 14):
-            raise ValueError(f"loss_terms['{term}']: '{kind}' applies only to "
-                             "joint_locations_projected with 14 landmarks")
-        float(weight)
+def msqerr(difference, std):
+    del std
+    return _squared(difference)
+
+
+def gmc_var(difference, std):
+    return _squared(difference) / (std + _squared(difference))
+
+
+def gmc_std(difference, std):
+    return _squared(difference) / (tf.square(std) + _squared(difference))
+
+
+def tukey(difference, std):
+    del std
+    return _tukey(difference)
+
+
+def euclidist(difference, std):
+    del std
+    return _distance(difference)
+
+
+def sqeuclidist(difference, std):
+    del std
+    return tf.square(_distance(difference))
+
+
+def euclidist_robust_v1(difference, std):
+    del std
+    return tf.nn.relu(_distance(difference) - ROBUST_OFFSET)
 
 
 def _simtrans_reference(points, kind):
@@ -88,21 +95,15 @@ def _simtrans_reference(points, kind):
 
 def per_sample(kind, prediction, target, std=None):
     """Per-sample error [B] of a loss kind (mean over the sample's values or points)."""
-    base = kind
-    for suffix in SIMTRANS[1:]:
-        if kind.endswith(suffix):
-            base = kind[:-len(suffix)]
-            prediction = prediction - _simtrans_reference(prediction, kind)
-            target = target - _simtrans_reference(target, kind)
+    base, suffix = split_kind(kind)
+    if suffix:
+        prediction = prediction - _simtrans_reference(prediction, kind)
+        target = target - _simtrans_reference(target, kind)
     difference = prediction - target
-    if base in pointwise_kinds():
-        distance = tf.sqrt(tf.reduce_sum(tf.square(difference), -1) + 1e-12)
-        errors = pointwise_kinds()[base](distance)
-    else:
-        # σ = 1 without statistics, as a tensor of the inputs' dtype (tf.square(1.0)
-        # would be float32 and fail against float64 differences in gmc_std).
-        std = tf.ones([], difference.dtype) if std is None else std
-        errors = elementwise_kinds()[base](difference, std)
+    # σ = 1 without statistics, as a tensor of the inputs' dtype (tf.square(1.0)
+    # would be float32 and fail against float64 differences in gmc_std).
+    std = tf.ones([], difference.dtype) if std is None else std
+    errors = registries.LOSS_KINDS.get(base)(difference, std)
     return tf.reduce_mean(tf.reshape(errors, [tf.shape(errors)[0], -1]), axis=1)
 
 
@@ -112,15 +113,9 @@ def loss_terms_values(loss_terms, outputs, batch, latent_std=None):
     Each term is sum(weight x per-sample error over contributing samples) /
     (number of contributing samples in the global batch).
     """
-    targets = {
-        "model_parameters": ("latent", "latent"),
-        "joint_locations_betas": ("rest_joints", "rest_joints"),
-        "joint_locations_posed": ("joints", "joints"),
-        "joint_locations_projected": ("joints_2d", "joints_2d"),
-    }
     values = {}
     for term, (kind, weight) in loss_terms.items():
-        output_key, batch_key = targets[term]
+        output_key, batch_key, needs_3d = registries.LOSS_TERMS.get(term)
         prediction = outputs[output_key]
         target = tf.cast(batch[batch_key], prediction.dtype)
         flags = tf.cast(batch["latent_flag"], prediction.dtype)
@@ -130,7 +125,7 @@ def loss_terms_values(loss_terms, outputs, batch, latent_std=None):
         std = (tf.cast(latent_std, prediction.dtype)
                if term == "model_parameters" and latent_std is not None else None)
         errors = per_sample(kind, prediction, target, std)
-        mask = flags if term in _3D_TERMS else tf.ones_like(flags)
+        mask = flags if needs_3d else tf.ones_like(flags)
         count = replicas.global_sum(tf.reduce_sum(mask))
         values[term] = float(weight) * tf.reduce_sum(errors * mask) / tf.maximum(count, 1.0)
     return values

@@ -6,9 +6,9 @@ __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("backbones", "fitting", "segmentation"),
     exports={
-        "backbones": ("BN_DECAY", "Block", "ENCODERS", "build_encoder", "slim_variable_names",
+        "backbones": ("BN_DECAY", "Block", "build_encoder", "slim_variable_names",
                       "resnet_v1", "resnet_v1_101", "resnet_v2", "vgg_16"),
         "fitting": ("NBFModel", "build_fitting_model", "fitting_options"),
-        "segmentation": ("SEGMENTERS", "build_segmentation_model", "legacy_resize_bilinear"),
+        "segmentation": ("build_segmentation_model", "legacy_resize_bilinear"),
     },
 )

@@ -24,8 +24,10 @@ import dataclasses
 import keras
 from keras import layers
 
+from neural_body_fitting import constants, registries
+
 SEPARATOR = "__"
-BN_DECAY, BN_EPSILON = 0.997, 1e-5
+BN_DECAY, BN_EPSILON = constants.BN_DECAY, 1e-5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,25 +247,47 @@ def vgg_16_features(inputs, name="vgg_16"):
     return _vgg_16_convs(inputs, name, DEEPLAB_POOL_STRIDES, DEEPLAB_CONV_RATES)
 
 
-ENCODERS = {
-    "resnet_v1_50": lambda shape, decay: resnet_v1(RESNET_V1_50, "resnet_v1_50", shape,
-                                                   bn_decay=decay),
-    "resnet_v1_101": lambda shape, decay: resnet_v1(RESNET_V1_101, "resnet_v1_101", shape,
-                                                    bn_decay=decay),
-    "resnet_v2_50": lambda shape, decay: resnet_v2(RESNET_V2_50, "resnet_v2_50", shape, decay),
-    "vgg_16": lambda shape, decay: vgg_16(shape),
-}
+def resnet_v1_50_encoder(input_shape, bn_decay):
+    return resnet_v1(RESNET_V1_50, "resnet_v1_50", input_shape, bn_decay=bn_decay)
+
+
+def resnet_v1_101_encoder(input_shape, bn_decay):
+    return resnet_v1(RESNET_V1_101, "resnet_v1_101", input_shape, bn_decay=bn_decay)
+
+
+def resnet_v2_50_encoder(input_shape, bn_decay):
+    return resnet_v2(RESNET_V2_50, "resnet_v2_50", input_shape, bn_decay)
+
+
+def vgg_16_encoder(input_shape, bn_decay):
+    del bn_decay  # VGG-16 has no batch norm.
+    return vgg_16(input_shape)
+
+
+TINY_DEPTHS = (8, 16)
+
+
+def tiny_encoder(input_shape, bn_decay):
+    """Two strided conv + batch-norm units and a pool: [B, H, W, 3] -> [B, 16].
+
+    Not a network of the paper: a fitting network around it builds and
+    steps in milliseconds, for smoke runs and for tests of the training
+    mechanics that do not depend on the backbone.
+    """
+    inputs = keras.Input(input_shape, name="images")
+    x = inputs
+    for index, depth in enumerate(TINY_DEPTHS):
+        x = _conv_bn(x, depth, 3, 2, _name("tiny", f"unit_{index + 1}"), bn_decay)
+    return keras.Model(inputs, layers.GlobalAveragePooling2D(name="tiny_pool")(x), name="tiny")
 
 
 def build_encoder(encoder_type, input_shape=(224, 224, 3), bn_decay=BN_DECAY):
-    """The encoder `encoder_type` (one of ENCODERS) as a Keras model.
+    """The encoder `encoder_type` (a name in `registries.ENCODERS`) as a Keras model.
 
     `bn_decay` is the batch-norm moving-average decay (the original's 0.997;
     short runs want less, or the inference statistics lag behind).
     """
-    if encoder_type not in ENCODERS:
-        raise ValueError(f"encoder_type must be one of {sorted(ENCODERS)}, got '{encoder_type}'")
-    return ENCODERS[encoder_type](input_shape, bn_decay)
+    return registries.ENCODERS.get(encoder_type, "encoder_type")(input_shape, bn_decay)
 
 
 def slim_variable_names(model, prefix=""):

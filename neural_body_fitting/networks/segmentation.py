@@ -26,9 +26,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from neural_body_fitting import registries
 from neural_body_fitting.networks import backbones, construction
 
-SEGMENTERS = ("refinenet_resnet_v1_101", "deeplab_resnet_v1_101", "deeplab_vgg_16")
 NUM_CLASSES = 13
 REFINENET_INIT_STDDEV = 0.005
 REFINENET_DEPTHS = {"block4": 512, "block3": 256, "block2": 256, "block1": 256}
@@ -122,7 +122,7 @@ def _refinenet_module(x, higher, depth, names):
     return _rcu_plus_input(_chained_residual_pooling(x, names), names)
 
 
-def _refinenet_logits(images, num_classes, bn_decay):
+def refinenet_resnet_v1_101_logits(images, num_classes, bn_decay):
     """images [B, S, S, 3] -> logits [B, S/4, S/4, num_classes]."""
     blocks = backbones.resnet_v1_features(images, backbones.RESNET_V1_101, "resnet_v1_101",
                                           bn_decay=bn_decay)
@@ -145,7 +145,7 @@ def _aspp_classifier(x, num_classes, rate, scope):
                              stddev=ASPP_INIT_STDDEV), name=scope)(x)
 
 
-def _deeplab_resnet_logits(images, num_classes, bn_decay):
+def deeplab_resnet_v1_101_logits(images, num_classes, bn_decay):
     """images [B, S, S, 3] -> logits [B, S/8, S/8, num_classes]."""
     blocks = backbones.resnet_v1_features(images, backbones.RESNET_V1_101, "resnet_v1_101",
                                           output_stride=DEEPLAB_OUTPUT_STRIDE, bn_decay=bn_decay)
@@ -164,33 +164,25 @@ def _vgg_aspp_branch(x, num_classes, rate, scope):
         stddev=ASPP_INIT_STDDEV), name=f"{scope}__fc8")(x)
 
 
-def _deeplab_vgg_logits(images, num_classes, bn_decay):
+def deeplab_vgg_16_logits(images, num_classes, bn_decay):
     """images [B, S, S, 3] -> logits [B, S/8, S/8, num_classes] (VGG has no batch norm)."""
     del bn_decay
     return _aspp_sum(backbones.vgg_16_features(images),
                      lambda x, rate, scope: _vgg_aspp_branch(x, num_classes, rate, scope))
 
 
-_LOGITS = {
-    "refinenet_resnet_v1_101": _refinenet_logits,
-    "deeplab_resnet_v1_101": _deeplab_resnet_logits,
-    "deeplab_vgg_16": _deeplab_vgg_logits,
-}
-
-
 def build_segmentation_model(segmenter, input_size=512, num_classes=NUM_CLASSES,
                              bn_decay=backbones.BN_DECAY, seed=None):
-    """The segmenter `segmenter` (one of SEGMENTERS) as a Keras model.
+    """The segmenter `segmenter` (a name in `registries.SEGMENTERS`) as a Keras model.
 
     Maps images [B, S, S, 3] minus the ImageNet mean (S = `input_size`) to
     logits [B, S, S, num_classes]. `bn_decay` is the backbone's batch-norm
     moving-average decay; `seed` (optional) fixes the initial weights.
     """
-    if segmenter not in SEGMENTERS:
-        raise ValueError(f"segmenter: unknown '{segmenter}', expected one of {SEGMENTERS}")
+    build_logits = registries.SEGMENTERS.get(segmenter)
     with construction.seeded(seed) if seed is not None else contextlib.nullcontext():
         images = keras.Input((input_size, input_size, 3), name="images")
-        logits = _LOGITS[segmenter](images, num_classes, bn_decay)
+        logits = build_logits(images, num_classes, bn_decay)
         logits = LegacyBilinearResize((input_size, input_size), name="logits_resize")(logits)
     return keras.Model(images, logits, name=segmenter)
 

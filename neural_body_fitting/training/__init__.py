@@ -4,6 +4,6 @@ from neural_body_fitting.utils import lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("checkpoints", "fitting", "runs", "segmentation", "trainer"),
-    exports={"trainer": ("STAGES", "Trainer", "build_strategy", "learning_rate"),
+    exports={"trainer": ("Trainer", "build_strategy", "learning_rate"),
              "fitting": ("latent_statistics",)},
 )

@@ -41,7 +41,7 @@ class LatentStatistics(tf.Module):
         self.std = tf.Variable(std, dtype=tf.float64, trainable=False, name="std")
 
 
-class FittingStage:
+class FittingTask:
     """Model, data, losses and summaries of the fitting network for `Trainer`."""
 
     def __init__(self, config, model_dir):

@@ -44,7 +44,7 @@ def summary_panels(images, labels, predicted, num_classes):
                       colour_parts(predicted, num_classes)], axis=2)
 
 
-class SegmentationStage:
+class SegmentationTask:
     """Model, data, loss and summaries of the segmenter for `Trainer`."""
 
     term_names = segmentation_losses.TERMS

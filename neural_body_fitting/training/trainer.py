@@ -29,8 +29,8 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from neural_body_fitting import configs, losses
-from neural_body_fitting.training import checkpoints, fitting, runs, segmentation
+from neural_body_fitting import configs, losses, registries
+from neural_body_fitting.training import checkpoints, runs
 
 
 def build_strategy(name):
@@ -53,9 +53,6 @@ def learning_rate(config, max_steps):
         return keras.optimizers.schedules.ExponentialDecay(config.lr, config.lr_step_size,
                                                            config.lr_gamma, staircase=True)
     return config.lr
-
-
-STAGES = {"fitting": fitting.FittingStage, "segmentation": segmentation.SegmentationStage}
 
 
 class Trainer:
@@ -81,7 +78,7 @@ class Trainer:
         self.progress = progress
         # First: a multi-worker strategy must exist before TensorFlow runs any op.
         self.strategy = strategy or build_strategy(config.strategy)
-        self.stage = STAGES[config.stage](config, model_dir)
+        self.stage = registries.TASKS.get(config.stage, "config.stage")(config, model_dir)
         record = runs.read_record(model_dir)
         data_identity = runs.dataset_identity(config.dataset_root, config.train_split)
         self.stage.check_data(data_identity)
