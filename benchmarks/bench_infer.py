@@ -84,7 +84,7 @@ def writing_seconds_alone(predictor, folder, mode, count=8):
 def main(argv):
     del argv
     config = configs.default_config()
-    config.input_size = INPUT_SIZE.value
+    config.data.input_size = INPUT_SIZE.value
     model = networks.build_fitting_model(config)
     segmenter = segmentation.build_segmentation_model(SEGMENTER.value, SEGMENTER_SIZE.value)
     rng = np.random.default_rng(1)
@@ -94,7 +94,8 @@ def main(argv):
         predictors = {"eager Predictor": serving.Predictor(model, segmenter),
                       "SavedModel": serving.Predictor.from_saved_model(
                           os.path.join(folder, "export"))}
-        print(f"# bench_infer: {config.encoder_type} at {INPUT_SIZE.value} px, segmenter "
+        print(f"# bench_infer: {config.model.fitting.encoder_type} at {INPUT_SIZE.value} px, "
+              f"segmenter "
               f"{SEGMENTER.value} at {SEGMENTER_SIZE.value} px; {platform.machine()}, "
               f"{os.cpu_count()} cores")
         print("| mode | batch | eager Predictor (images/s) | SavedModel (images/s) |")

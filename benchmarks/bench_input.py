@@ -48,8 +48,9 @@ def main(argv):
         for input_type in ("parts12", "parts24", "parts6", "joints14", "rgb"):
             rates = []
             for cache in (False, True):
-                ds, _ = data.make_dataset(root, "train", input_type=input_type,
-                                          batch_size=BATCH.value, cache=cache)
+                split = data.load_split(root, "train", input_type)
+                ds = data.make_dataset(split, data.FittingInputs(input_type, cache=cache),
+                                       batch_size=BATCH.value)
                 rates.append(samples_per_second(ds, BATCH.value, SECONDS.value))
             print(f"| {input_type} | {rates[0]:,.0f} | {rates[1]:,.0f} |")
 

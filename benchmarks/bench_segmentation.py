@@ -109,10 +109,10 @@ def training_steps(segmenter, root, size, steps):
     from neural_body_fitting.configs.segmentation import segmentation_config
 
     config = segmentation_config(segmenter)
-    config.dataset_root = root
-    config.input_size = size
-    config.image_summaries = False
-    config.summary_freq = config.save_freq = 10 ** 9
+    config.runtime.dataset_root = root
+    config.data.input_size = size
+    config.runtime.image_summaries = False
+    config.runtime.summary_freq = config.runtime.save_freq = 10 ** 9
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = training.Trainer(config, run_dir, progress=False)
 

@@ -72,13 +72,13 @@ def bare_resnet_step(kind, batch, size, xla):
 
 def nbf_step(root, batch, size, xla):
     config = configs.default_config()
-    config.dataset_root = root
-    config.batch_size = batch
-    config.input_size = size
-    config.xla = xla
-    config.image_summaries = False
-    config.summary_freq = 10 ** 9
-    config.save_freq = 10 ** 9
+    config.runtime.dataset_root = root
+    config.optim.batch_size = batch
+    config.data.input_size = size
+    config.runtime.xla = xla
+    config.runtime.image_summaries = False
+    config.runtime.summary_freq = 10 ** 9
+    config.runtime.save_freq = 10 ** 9
     trainer = training.Trainer(config, tempfile.mkdtemp(), progress=False)
 
     def step():

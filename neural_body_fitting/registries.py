@@ -22,7 +22,7 @@ ENCODERS = Registry("encoder", {
 
 SEGMENTERS = Registry("segmenter", {
     name: f"{_PACKAGE}.networks.segmentation:{name}_logits"
-    for name in ("refinenet_resnet_v1_101", "deeplab_resnet_v1_101", "deeplab_vgg_16")})
+    for name in ("refinenet_resnet_v1_101", "deeplab_resnet_v1_101", "deeplab_vgg_16", "tiny")})
 
 TASKS = Registry("stage", {
     "fitting": f"{_PACKAGE}.training.fitting:FittingTask",

@@ -17,7 +17,8 @@ def untrained_fitting_run(run_dir, seed=0):
     """A fitting run directory as training leaves it: run.json, latent statistics and a
     checkpoint of random weights (32 px input, synthetic body model)."""
     config = configs.default_config()
-    config.update(dict(input_size=INPUT_SIZE, seed=seed, body_model="synthetic"))
+    config.update_from_flattened_dict({"data.input_size": INPUT_SIZE, "optim.seed": seed,
+                                       "model.body_model": "synthetic"})
     rng = np.random.default_rng(seed)
     # The mean of real statistics: betas near 0, identity-ish rotations, the fixed translation.
     mean = np.concatenate([rng.normal(scale=0.1, size=10),

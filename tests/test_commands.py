@@ -17,7 +17,7 @@ def test_named_experiments_resolve_and_files_stay(tmp_path):
     config_file = tmp_path / "mine.py"
     config_file.write_text("")
     argv = ["prog", "--config=ablations:table3_lat", "--config", "demo", "--model_dir=x",
-            f"--config={config_file}", "--config.lr=1"]
+            f"--config={config_file}", "--config.optim.lr=1"]
     resolved = common.resolve_config_argument(argv)
     assert resolved[1] == "--config=" + experiments.experiment_path("ablations:table3_lat")
     assert resolved[1].endswith(os.path.join("configs", "ablations.py:table3_lat"))
@@ -25,8 +25,8 @@ def test_named_experiments_resolve_and_files_stay(tmp_path):
     assert resolved[4:] == argv[4:]
     with pytest.raises(ValueError, match="unknown experiment 'demo_upp'"):
         experiments.get_experiment("demo_upp")
-    assert experiments.get_experiment("demo_up").num_landmarks == 24
-    assert experiments.get_experiment("ablations:table1_rgb").input_type == "rgb"
+    assert experiments.get_experiment("demo_up").data.num_landmarks == 24
+    assert experiments.get_experiment("ablations:table1_rgb").data.input_type == "rgb"
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,8 @@ def test_a_built_package_finds_its_experiments_without_the_checkout(built_packag
         f"assert nbf.__file__.startswith({built_package!r}), nbf.__file__\n"
         "for name in experiments.EXPERIMENTS:\n"
         "    assert os.path.isfile(experiments.experiment_path(name))\n"
-        "print(experiments.get_experiment('demo').input_size,\n"
-        "      experiments.get_experiment('ablations:table4_3d020').loss_terms.keys())\n")
+        "print(experiments.get_experiment('demo').data.input_size,\n"
+        "      experiments.get_experiment('ablations:table4_3d020').loss.terms.keys())\n")
     result = run_installed(built_package, ["-c", script], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("96 ")

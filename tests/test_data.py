@@ -20,9 +20,11 @@ def root(tmp_path_factory):
     return path
 
 
-def first_batch(root, **kwargs):
-    ds, split = data.make_dataset(root, "train", batch_size=6, shuffle=False, repeat=False,
-                                  **kwargs)
+def first_batch(root, num_landmarks=None, **inputs):
+    split = data.load_split(root, "train", inputs.get("input_type", "parts12"),
+                            num_landmarks=num_landmarks)
+    ds = data.make_dataset(split, data.FittingInputs(**inputs), batch_size=6, shuffle=False,
+                           repeat=False)
     return next(iter(ds)), split
 
 
@@ -78,7 +80,8 @@ def test_joint_maps_match_the_numpy_drawing(root):
 
 def test_seeded_shuffle_is_reproducible(root):
     def ids(seed):
-        ds, _ = data.make_dataset(root, "train", batch_size=6, seed=seed, repeat=False)
+        ds = data.make_dataset(data.load_split(root, "train"), batch_size=6, seed=seed,
+                               repeat=False)
         return next(iter(ds))["id"].numpy().tolist()
 
     assert ids(7) == ids(7)
@@ -108,9 +111,13 @@ def test_distributed_dataset_on_two_logical_devices(root):
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import functools
 from neural_body_fitting import data
+from neural_body_fitting.training import trainer
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-ds = data.make_distributed_dataset(strategy, 4, {root!r}, "train", shuffle=False)
+build = functools.partial(data.make_dataset, data.load_split({root!r}, "train"), shuffle=False)
+ds = trainer.distributed_inputs(strategy, lambda context, **kw: build(input_context=context, **kw),
+                                4)
 batch = next(iter(ds))
 shapes = [t.shape[0] for t in strategy.experimental_local_results(batch["input"])]
 print("PER_REPLICA", shapes)

@@ -75,8 +75,8 @@ def test_smpl_saved_model_carries_the_arrays(tmp_path):
 @pytest.fixture(scope="module")
 def fitting_model():
     config = configs.default_config()
-    config.input_size = SIZE
-    config.seed = 0
+    config.data.input_size = SIZE
+    config.optim.seed = 0
     # A non-zero latent mean, so that the round trips must carry it.
     mean = np.random.default_rng(2).normal(scale=0.1, size=229)
     return networks.build_fitting_model(config, statistics_mean=mean)
@@ -119,7 +119,7 @@ class FittingExport(tf.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
-        size = model.options["input_size"]
+        size = model.options.input_size
         self.fit = tf.function(self._fit, input_signature=[
             tf.TensorSpec([None, size, size, 3], tf.float32)])
 

@@ -153,8 +153,7 @@ def test_damage_after_loading_is_named_by_the_pipeline(root, damage, reason):
     split = data.load_split(root, "train")
     path = layout.sample_paths(root, BAD_ID)["colours"]
     damage(path)
-    ds, _ = data.make_dataset(root, "train", batch_size=6, shuffle=False, repeat=False,
-                              loaded=split)
+    ds = data.make_dataset(split, batch_size=6, shuffle=False, repeat=False)
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(f"{path}: {reason}")):
         next(iter(ds))
 

@@ -36,19 +36,19 @@ BASELINE_FRACTION = 0.3  # err_joints3D measured 4-5% of the latent-mean baselin
 
 def memorisation_config(root):
     config = configs.default_config()
-    config.dataset_root = root
-    config.input_size = 32
-    config.batch_size = NUM_SAMPLES
-    config.max_steps = STEPS
-    config.save_freq = STEPS
-    config.summary_freq = STEPS
-    config.image_summaries = False
-    config.lr_policy = "poly"
-    config.lr = 2e-3
-    config.bn_decay = 0.5
-    config.xla = False
-    config.cache_inputs = True
-    config.loss_terms = {
+    config.runtime.dataset_root = root
+    config.data.input_size = 32
+    config.optim.batch_size = NUM_SAMPLES
+    config.runtime.max_steps = STEPS
+    config.runtime.save_freq = STEPS
+    config.runtime.summary_freq = STEPS
+    config.runtime.image_summaries = False
+    config.optim.lr_policy = "poly"
+    config.optim.lr = 2e-3
+    config.model.bn_decay = 0.5
+    config.runtime.xla = False
+    config.runtime.cache_inputs = True
+    config.loss.terms = {
         "model_parameters": ("mabserr", 1.0),
         "joint_locations_posed": ("euclidist", 1.0),
         "joint_locations_projected": ("euclidist", 1.0),

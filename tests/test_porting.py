@@ -12,8 +12,8 @@ SIZE = 64
 
 def model_config():
     config = configs.default_config()
-    config.input_size = SIZE
-    config.seed = 0
+    config.data.input_size = SIZE
+    config.optim.seed = 0
     return config
 
 

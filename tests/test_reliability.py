@@ -46,11 +46,12 @@ def datasets(tmp_path_factory):
     return roots
 
 
-def run_config(root, **changes):
+def run_config(root, changes=None):
     config = configs.default_config()
-    config.update({**dict(dataset_root=root, input_size=32, batch_size=4, max_steps=2,
-                          save_freq=1, summary_freq=1000, image_summaries=False, seed=0),
-                   **changes})
+    config.update_from_flattened_dict({
+        "runtime.dataset_root": root, "data.input_size": 32, "optim.batch_size": 4,
+        "runtime.max_steps": 2, "runtime.save_freq": 1, "runtime.summary_freq": 1000,
+        "runtime.image_summaries": False, "optim.seed": 0, **(changes or {})})
     return config
 
 
@@ -94,7 +95,8 @@ def test_fine_tuning_on_another_dataset_is_explicit_and_recorded(trained_run, da
                                                                  tmp_path):
     _, run_dir = trained_run
     run_copy = copy_of(run_dir, tmp_path)
-    trainer = training.Trainer(run_config(datasets[1], max_steps=3), run_copy, progress=False,
+    trainer = training.Trainer(run_config(datasets[1], {"runtime.max_steps": 3}), run_copy,
+                               progress=False,
                                allow_run_changes=True)
     assert trainer.step == 2
     history = runs.read_record(run_copy)["history"]
@@ -110,12 +112,14 @@ def test_fine_tuning_on_another_dataset_is_explicit_and_recorded(trained_run, da
 def test_a_contradicting_config_is_refused_with_both_values(trained_run):
     config, run_dir = trained_run
     before = snapshot(run_dir)
-    changed = run_config(config.dataset_root, use_absrot=False)
+    changed = run_config(config.runtime.dataset_root, {"model.fitting.use_absrot": False})
     with pytest.raises(runs.RunMismatchError,
-                       match="config.use_absrot: the run has True, this command False"):
+                       match="config.model.fitting.use_absrot: the run has True, this "
+                             "command False"):
         evaluation.run_evaluation(changed, run_dir, "val")
-    with pytest.raises(runs.RunMismatchError, match="config.lr: the run has 4e-05"):
-        training.Trainer(run_config(config.dataset_root, lr=1e-3), run_dir, progress=False)
+    with pytest.raises(runs.RunMismatchError, match="config.optim.lr: the run has 4e-05"):
+        training.Trainer(run_config(config.runtime.dataset_root, {"optim.lr": 1e-3}), run_dir,
+                         progress=False)
     assert snapshot(run_dir) == before
 
 
@@ -124,7 +128,8 @@ def test_another_body_model_is_refused(trained_run):
     before = snapshot(run_dir)
     with pytest.raises(runs.RunMismatchError,
                        match="made with body model 'synthetic:0', the run uses 'synthetic:1'"):
-        training.Trainer(run_config(config.dataset_root, body_model="synthetic:1"), run_dir,
+        training.Trainer(run_config(config.runtime.dataset_root,
+                                    {"model.body_model": "synthetic:1"}), run_dir,
                          progress=False)
     assert snapshot(run_dir) == before
 
@@ -150,21 +155,23 @@ def test_evaluation_refuses_non_finite_predictions_naming_the_sample(trained_run
 
     from neural_body_fitting import data
 
-    dataset, split = data.make_dataset(config.dataset_root, "val", latent_mean=stats_mean,
-                                       batch_size=2, shuffle=False, repeat=False,
-                                       drop_remainder=False, input_size=32)
+    split = data.load_split(config.runtime.dataset_root, "val")
+    dataset = data.make_dataset(split, data.FittingInputs(input_size=32, latent_mean=stats_mean),
+                                batch_size=2, shuffle=False, repeat=False, drop_remainder=False)
     with pytest.raises(FloatingPointError, match="sample 'val_000000'.*non-finite 'betas'"):
         evaluation.evaluate(Broken(), dataset, len(split.ids), config)
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("save_freq", 0, r"config.save_freq: must be in \[1, inf\], got 0"),
-    ("summary_freq", 0, "config.summary_freq"), ("max_steps", -5, "config.max_steps"),
-    ("lr", -1.0, "config.lr"), ("batch_size", 0, "config.batch_size"),
-    ("bn_decay", 1.5, "config.bn_decay"), ("input_type", "parts7", "input_type")])
+    ("runtime.save_freq", 0, r"config.runtime.save_freq: must be in \[1, inf\], got 0"),
+    ("runtime.summary_freq", 0, "config.runtime.summary_freq"),
+    ("runtime.max_steps", -5, "config.runtime.max_steps"),
+    ("optim.lr", -1.0, "config.optim.lr"), ("optim.batch_size", 0, "config.optim.batch_size"),
+    ("model.bn_decay", 1.5, "config.model.bn_decay"),
+    ("data.input_type", "parts7", "config.data.input_type")])
 def test_bad_settings_stop_before_anything_is_written(datasets, tmp_path, key, value, message):
     config = run_config(datasets[0])
-    config[key] = value
+    config.update_from_flattened_dict({key: value})
     with pytest.raises(ValueError, match=message):
         training.Trainer(config, str(tmp_path / "new_run"), progress=False)
     assert not (tmp_path / "new_run").exists()
@@ -204,7 +211,7 @@ def test_porting_refuses_a_checkpoint_from_which_nothing_maps(tmp_path):
     unrelated = tf.train.Checkpoint(some=tf.Variable(np.zeros(3, np.float32)))
     path = unrelated.write(str(tmp_path / "unrelated"))
     config = configs.default_config()
-    config.input_size = 32
+    config.data.input_size = 32
     model = networks.build_fitting_model(config)
     with pytest.raises(ValueError, match=f"{path}: none of the model's .* variables"):
         porting.port_fitting_checkpoint(path, model, str(tmp_path / "out"), allow_missing=True)

@@ -223,6 +223,7 @@ def test_the_default_budget_is_the_demo_recipe():
     """The tables train with the recipe that `make demo` shows learns the articulated pose."""
     budget, demo = reproduce.Budget(), experiments.get_experiment("demo")
     assert (budget.input_size, budget.batch_size, budget.steps, budget.lr, budget.lr_policy) == (
-        demo.input_size, demo.batch_size, demo.max_steps, demo.lr, demo.lr_policy)
+        demo.data.input_size, demo.optim.batch_size, demo.runtime.max_steps, demo.optim.lr,
+        demo.optim.lr_policy)
     config = reproduce.variant_config(reproduce.TABLES["table3"].variants["lat"], budget, "/d")
-    assert (config.bn_decay, config.xla) == (demo.bn_decay, demo.xla)
+    assert (config.model.bn_decay, config.runtime.xla) == (demo.model.bn_decay, demo.runtime.xla)

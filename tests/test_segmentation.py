@@ -19,8 +19,8 @@ from neural_body_fitting.training import segmentation as segmentation_stage
 from neural_body_fitting.utils import images
 
 SIZE = 64
-NO_AUGMENTATION = dict(augment_flip_probability=0.0, augment_scale_range=(1.0, 1.0),
-                       augment_max_rotation=0.0)
+NO_AUGMENTATION = {"data.augment.flip_probability": 0.0,
+                   "data.augment.scale_range": (1.0, 1.0), "data.augment.max_rotation": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +30,14 @@ def root(tmp_path_factory):
     return path
 
 
-def run_config(root, **changes):
+def run_config(root, changes=None):
     config = configs.default_config()
-    config.update({**dict(stage="segmentation", dataset_root=root, input_size=SIZE, batch_size=2,
-                          max_steps=2, save_freq=1, summary_freq=1000, lr=3e-3,
-                          lr_policy="constant", bn_decay=0.5, seed=0,
-                          segmenter="deeplab_vgg_16"), **changes})
+    config.update_from_flattened_dict({
+        "stage": "segmentation", "runtime.dataset_root": root, "data.input_size": SIZE,
+        "optim.batch_size": 2, "runtime.max_steps": 2, "runtime.save_freq": 1,
+        "runtime.summary_freq": 1000, "optim.lr": 3e-3, "optim.lr_policy": "constant",
+        "model.bn_decay": 0.5, "optim.seed": 0, "model.segmenter.network": "deeplab_vgg_16",
+        **(changes or {})})
     return config
 
 
@@ -217,22 +219,26 @@ def test_the_named_segmentation_experiments_have_the_paper_recipe():
                             ("segmentation_deeplab_resnet", "deeplab_resnet_v1_101"),
                             ("segmentation_deeplab_vgg", "deeplab_vgg_16")):
         config = configs.validate(experiments.get_experiment(name))
-        assert (config.stage, config.segmenter, config.num_classes) == (
+        segmenter_config = config.model.segmenter
+        assert (config.stage, segmenter_config.network, segmenter_config.num_classes) == (
             "segmentation", segmenter, 13)
-        assert (config.lr, config.lr_policy, config.batch_size, config.max_epochs,
-                config.input_size, config.weight_decay) == (2e-5, "poly", 5, 20, 512, 1e-4)
+        assert (config.optim.lr, config.optim.lr_policy, config.optim.batch_size,
+                config.runtime.max_epochs, config.data.input_size,
+                config.loss.weight_decay) == (2e-5, "poly", 5, 20, 512, 1e-4)
 
 
 @pytest.mark.parametrize("key,value,message", [
     ("stage", "detection", "config.stage: unknown stage 'detection'"),
-    ("segmenter", "unet", "config.segmenter: unknown segmenter 'unet'"),
-    ("num_classes", 12, "config.num_classes must be one more than a granularity"),
-    ("augment_scale_range", (1.1, 0.9), "config.augment_scale_range"),
-    ("augment_flip_probability", 1.5, "config.augment_flip_probability"),
-    ("validation_freq", 10, "config.validation_freq: held-out validation")])
+    ("model.segmenter.network", "unet",
+     "config.model.segmenter.network: unknown segmenter 'unet'"),
+    ("model.segmenter.num_classes", 12,
+     "config.model.segmenter.num_classes must be one more than a granularity"),
+    ("data.augment.scale_range", (1.1, 0.9), "config.data.augment.scale_range"),
+    ("data.augment.flip_probability", 1.5, "config.data.augment.flip_probability"),
+    ("runtime.validation_freq", 10, "config.runtime.validation_freq: held-out validation")])
 def test_bad_segmentation_options_are_named(key, value, message):
     config = run_config("")
-    config[key] = value
+    config.update_from_flattened_dict({key: value})
     with pytest.raises(ValueError, match=message):
         configs.validate(config)
 
@@ -253,23 +259,24 @@ def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
     assert np.isfinite(first.train()["loss"]) and first.step == 2
     record = runs.read_record(run_dir)
     assert record["body_model"] is None and record["config"]["stage"] == "segmentation"
-    second = training.Trainer(run_config(root, max_steps=3), run_dir, progress=False)
+    second = training.Trainer(run_config(root, {"runtime.max_steps": 3}), run_dir, progress=False)
     assert second.step == 2
     weights = [w.numpy() for w in second.model.weights]
     final = [w.numpy() for w in first.model.weights]
     assert all(np.array_equal(a, b) for a, b in zip(weights, final))
     metrics = second.train()
     assert second.step == 3 and 0.0 <= metrics["pixel_accuracy"] <= 1.0
-    with pytest.raises(runs.RunMismatchError, match="config.segmenter: the run has"):
-        training.Trainer(run_config(root, segmenter="deeplab_resnet_v1_101"), run_dir,
-                         progress=False)
+    with pytest.raises(runs.RunMismatchError, match="config.model.segmenter.network: the run has"):
+        training.Trainer(run_config(root, {"model.segmenter.network": "deeplab_resnet_v1_101"}),
+                         run_dir, progress=False)
 
 
 def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root, tmp_path):
     run_dir = str(tmp_path / "run")
-    config = run_config(root, max_steps=40, save_freq=100, summary_freq=20, lr=1e-3,
-                        segmenter="deeplab_resnet_v1_101", image_summaries=True,
-                        **NO_AUGMENTATION)
+    config = run_config(root, {
+        "runtime.max_steps": 40, "runtime.save_freq": 100, "runtime.summary_freq": 20,
+        "optim.lr": 1e-3, "model.segmenter.network": "deeplab_resnet_v1_101",
+        "runtime.image_summaries": True, **NO_AUGMENTATION})
     training.Trainer(config, run_dir, progress=False).train()
     trained = evaluation.run_segmentation_evaluation(config, run_dir, "train")
     baseline = evaluation.run_segmentation_evaluation(config, run_dir, "train", baseline=True)

@@ -29,14 +29,14 @@ def root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def small_model():
     config = configs.default_config()
-    config.input_size = 32
-    config.seed = 0
+    config.data.input_size = 32
+    config.optim.seed = 0
     return networks.build_fitting_model(config)
 
 
-def a_batch(root, **kwargs):
-    ds, _ = data.make_dataset(root, "train", batch_size=4, shuffle=False, repeat=False,
-                              input_size=32, **kwargs)
+def a_batch(root, **inputs):
+    ds = data.make_dataset(data.load_split(root, "train"), data.FittingInputs(
+        input_size=32, **inputs), batch_size=4, shuffle=False, repeat=False)
     return next(iter(ds))
 
 
@@ -84,20 +84,21 @@ def test_bad_configs_stop_at_start_up(root, tmp_path):
     config = configs.default_config()
     with pytest.raises(AttributeError):
         config.lrr = 1e-4  # A typo is not a new option.
-    for key, value, message in [("encoder_type", "resnet_v9", "encoder_type"),
-                                ("input_type", "parts7", "input_type"),
-                                ("lr_policy", "cosine", "lr_policy")]:
+    for key, value, message in [
+            ("model.fitting.encoder_type", "resnet_v9", "config.model.fitting.encoder_type"),
+            ("data.input_type", "parts7", "config.data.input_type"),
+            ("optim.lr_policy", "cosine", "config.optim.lr_policy")]:
         bad = configs.default_config()
-        setattr(bad, key, value)
+        bad.update_from_flattened_dict({key: value})
         with pytest.raises(ValueError, match=message):
             configs.validate(bad)
     bad = configs.default_config()
-    bad.loss_terms.model_parameters = ("l1", 1.0)
+    bad.loss.terms.model_parameters = ("l1", 1.0)
     with pytest.raises(ValueError, match="unknown loss kind 'l1'"):
         configs.validate(bad)
     mismatch = configs.default_config()
-    mismatch.dataset_root = root
-    mismatch.num_landmarks = 24
+    mismatch.runtime.dataset_root = root
+    mismatch.data.num_landmarks = 24
     with pytest.raises(ValueError, match="the data has 14 landmarks, the config expects 24"):
         training.Trainer(mismatch, str(tmp_path / "run"), progress=False)
 
@@ -170,17 +171,21 @@ def test_two_worker_run_on_localhost_completes(root, tmp_path):
         assert len(json.loads(parse(stdout, "LOSSES"))) == 2
 
 
-def short_run_config(root, **changes):
+def short_run_config(root, changes=None):
     """Two steps at 32 px on the module's small dataset."""
     config = configs.default_config()
-    config.update(dict(dataset_root=root, input_size=32, batch_size=4, max_steps=2, save_freq=2,
-                       summary_freq=1000, image_summaries=False, seed=0, **changes))
+    config.update_from_flattened_dict({
+        "runtime.dataset_root": root, "data.input_size": 32, "optim.batch_size": 4,
+        "runtime.max_steps": 2, "runtime.save_freq": 2, "runtime.summary_freq": 1000,
+        "runtime.image_summaries": False, "optim.seed": 0, **(changes or {})})
     return config
 
 
 def test_latent_with_translation_trains_and_evaluates(root, tmp_path):
-    config = short_run_config(root, latent_components="betas,pose,trans",
-                              use_gt_translation=False, eval_split="val", validation_freq=1)
+    config = short_run_config(root, {
+        "model.fitting.latent_components": "betas,pose,trans",
+        "model.fitting.use_gt_translation": False, "runtime.eval_split": "val",
+        "runtime.validation_freq": 1})
     run_dir = str(tmp_path / "run")
     trainer = training.Trainer(config, run_dir, progress=False)
     assert trainer.model.latent_size == 228
@@ -207,7 +212,7 @@ def test_latent_with_translation_trains_and_evaluates(root, tmp_path):
 
 def test_mixed_precision_trains_and_keeps_the_body_in_float32(root, tmp_path):
     policy, python_random = keras.config.dtype_policy().name, random.getstate()
-    trainer = training.Trainer(short_run_config(root, mixed_precision=True),
+    trainer = training.Trainer(short_run_config(root, {"optim.mixed_precision": True}),
                                str(tmp_path / "run"), progress=False)
     model = trainer.model
     assert model.encoder.layers[2].compute_dtype == "float16"
@@ -224,9 +229,9 @@ def test_mixed_precision_trains_and_keeps_the_body_in_float32(root, tmp_path):
 
 def test_the_same_seed_builds_the_same_weights_without_global_seeding():
     config = configs.default_config()
-    config.input_size = 32
+    config.data.input_size = 32
     first, second = (networks.build_fitting_model(config).get_weights() for _ in range(2))
-    config.seed = 1
+    config.optim.seed = 1
     other = networks.build_fitting_model(config).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))

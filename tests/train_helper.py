@@ -17,19 +17,19 @@ def tiny_config(data, steps, save_freq, strategy):
     from neural_body_fitting import configs
 
     config = configs.default_config()
-    config.dataset_root = data
+    config.runtime.dataset_root = data
     # Tiny inputs keep the tests fast; at 32 px the last blocks are 1x1, where
     # batch norm over 4 values amplifies float rounding, so comparisons across
     # device layouts use 64 px (HELPER_INPUT_SIZE).
-    config.input_size = int(os.environ.get("HELPER_INPUT_SIZE", 32))
-    config.batch_size = 4
-    config.max_steps = steps
-    config.save_freq = save_freq
-    config.summary_freq = 1000
-    config.image_summaries = False
-    config.strategy = strategy
-    config.lr = 1e-3
-    config.loss_terms.joint_locations_posed = ("euclidist", 1.0)
+    config.data.input_size = int(os.environ.get("HELPER_INPUT_SIZE", 32))
+    config.optim.batch_size = 4
+    config.runtime.max_steps = steps
+    config.runtime.save_freq = save_freq
+    config.runtime.summary_freq = 1000
+    config.runtime.image_summaries = False
+    config.runtime.strategy = strategy
+    config.optim.lr = 1e-3
+    config.loss.terms.joint_locations_posed = ("euclidist", 1.0)
     return config
 
 

@@ -31,8 +31,14 @@ NUM_STATS = ROTATIONS.stop + 3  # 229
 STATS_TRANSLATION = slice(ROTATIONS.stop, NUM_STATS)  # 226:229
 LATENT_TRANSLATION = slice(ROTATIONS.stop, ROTATIONS.stop + 2)  # 226:228, x and y
 
-# config.latent_components -> whether the latent holds the translation.
+# config.model.fitting.latent_components -> whether the latent holds the translation.
 LATENT_COMPONENTS = {"betas,pose": False, "betas,pose,trans": True}
+
+
+def rotation_mode(use_absrot):
+    """The rotations a record (and the SMPL layer) holds: 'absolute' (each joint's
+    rotation in the world) or 'relative' (to its parent), by `use_absrot`."""
+    return "absolute" if use_absrot else "relative"
 
 
 def check_components(components):

@@ -66,19 +66,22 @@ def define_smpl_model_flag():
 
 def unknown_override(argv):
     """A one-line message for the first `--config.<key>` that names no config key, or None."""
-    from neural_body_fitting import configs, losses
+    from neural_body_fitting import configs, registries
+    from neural_body_fitting.utils import registry
 
-    known = configs.default_config()
+    known = configs.base.config_keys()
     for arg in argv[1:]:
         if not arg.startswith("--config."):
             continue
-        path = arg[len("--config."):].split("=")[0].split(".")
-        if path[0] not in known:
-            return (f"--config.{path[0]}: unknown config key "
-                    f"'{path[0]}'{configs.base.suggest_key(path[0])}")
-        if path[0] == "loss_terms" and len(path) > 1 and path[1] not in losses.TERMS:
-            return (f"--config.loss_terms.{path[1]}: unknown loss term "
-                    f"'{path[1]}'{configs.base.suggest_key(path[1], losses.TERMS)}")
+        key = arg[len("--config."):].split("=")[0]
+        term = key.removeprefix("loss.terms.")
+        try:
+            if term != key:
+                registries.LOSS_TERMS.check(term, f"--config.{key}")
+            else:
+                known.check(key, f"--config.{key}")
+        except registry.UnknownNameError as error:
+            return error.headline
     return None
 
 
@@ -125,13 +128,11 @@ def config_for_run(config_flag, model_dir):
     """
     from ml_collections import config_flags
 
-    from neural_body_fitting import configs
     from neural_body_fitting.training import runs
 
-    record = runs.read_record(model_dir)
-    if record is None or flags.FLAGS[config_flag.name].present:
+    if flags.FLAGS[config_flag.name].present or runs.read_record(model_dir) is None:
         return config_flag.value
-    config = configs.base.config_from_dict(record["config"], runs.record_path(model_dir))
+    config = runs.load_run_config(model_dir)
     config.update_from_flattened_dict(
         config_flags.get_override_values(flags.FLAGS[config_flag.name]))
     return config

@@ -51,10 +51,10 @@ GALLERY_INPUTS = "test_0000[01]?_colours.png"  # The first 20 held-out colour ma
 def demo_config(dataset_root, smpl_model, steps=0):
     """The `demo` experiment, pointed at the demo data."""
     config = configs.get_experiment("demo")
-    config.dataset_root = dataset_root
-    config.body_model = smpl_model or ""
+    config.runtime.dataset_root = dataset_root
+    config.model.body_model = smpl_model or ""
     if steps:
-        config.max_steps = steps
+        config.runtime.max_steps = steps
     return config
 
 
@@ -100,11 +100,11 @@ def time_full_recipe(dataset_root, smpl_model, scratch_dir):
     and losses); only the landmark count follows the demo data.
     """
     config = configs.get_experiment("demo_up")
-    config.dataset_root = dataset_root
-    config.body_model = smpl_model or ""
-    config.num_landmarks = layout.read_dataset_info(dataset_root)["num_landmarks"]
-    config.save_freq = 1 << 30
-    config.summary_freq = 1 << 30
+    config.runtime.dataset_root = dataset_root
+    config.model.body_model = smpl_model or ""
+    config.data.num_landmarks = layout.read_dataset_info(dataset_root)["num_landmarks"]
+    config.runtime.save_freq = 1 << 30
+    config.runtime.summary_freq = 1 << 30
     shutil.rmtree(scratch_dir, ignore_errors=True)
     try:
         trainer = training.Trainer(config, scratch_dir, progress=False)
@@ -117,10 +117,10 @@ def time_full_recipe(dataset_root, smpl_model, scratch_dir):
 
 
 def print_full_recipe(seconds_per_step, config, demo_seconds_per_step):
-    steps = config.max_epochs * UP3D_TRAINING_IMAGES // config.batch_size
+    steps = config.runtime.max_epochs * UP3D_TRAINING_IMAGES // config.optim.batch_size
     hours = steps * seconds_per_step / 3600
-    print(f"\nThe full recipe (configs/demo_up.py: {config.input_size} px, batch "
-          f"{config.batch_size}, {config.max_epochs} epochs of UP-3D's "
+    print(f"\nThe full recipe (configs/demo_up.py: {config.data.input_size} px, batch "
+          f"{config.optim.batch_size}, {config.runtime.max_epochs} epochs of UP-3D's "
           f"{UP3D_TRAINING_IMAGES} training images = {steps} steps) takes "
           f"{seconds_per_step:.2f} s a step here ({demo_seconds_per_step:.2f} s for the demo's, "
           "validations included): "
@@ -149,8 +149,8 @@ def main(argv):
     train_seconds = time.perf_counter() - train_start
     trained_steps = trainer.step - first_step
     print(f"Trained to step {trainer.step} in {train_seconds:.0f} s; run in {run_dir}")
-    baseline = evaluation.run_evaluation(config, run_dir, config.eval_split, baseline=True)
-    trained = evaluation.run_evaluation(config, run_dir, config.eval_split)
+    baseline = evaluation.run_evaluation(config, run_dir, config.runtime.eval_split, baseline=True)
+    trained = evaluation.run_evaluation(config, run_dir, config.runtime.eval_split)
     print_results(baseline, trained, trainer.step, NUM_TEST.value)
     curve = os.path.join(OUTPUT_DIR.value, "learning_curve.png")
     plots = evaluation.plots
@@ -168,7 +168,7 @@ def main(argv):
     print(f"Demo wall time: {time.perf_counter() - start:.0f} s")
     seconds_per_step, full_config = time_full_recipe(
         root, SMPL_MODEL.value, os.path.join(OUTPUT_DIR.value, "full_recipe_timing"))
-    # Validations every config.validation_freq steps are inside the training time.
+    # Validations every config.runtime.validation_freq steps are inside the training time.
     demo_seconds_per_step = train_seconds / trained_steps if trained_steps else float("nan")
     print_full_recipe(seconds_per_step, full_config, demo_seconds_per_step)
 

@@ -1,7 +1,7 @@
 """Evaluates a trained fitting network or part segmenter on a split.
 
     nbf-eval --config=demo_up \
-        --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--split=test]
+        --config.runtime.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--split=test]
 
 Without --config the run's recorded config (run.json) is used; a given config
 that contradicts the run on anything that defines the network's outputs is
@@ -24,7 +24,7 @@ from neural_body_fitting.cli import common
 
 CONFIG = common.define_config_flag()
 MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training directory.", required=True)
-SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.eval_split).")
+SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.runtime.eval_split).")
 SMPL_MODEL = common.define_smpl_model_flag()
 ALLOW_RUN_CHANGES = common.define_allow_run_changes_flag()
 BASELINE = flags.DEFINE_bool("baseline", False, "Evaluate a baseline instead: the latent mean "
@@ -35,10 +35,10 @@ def main(argv):
     del argv
     config = common.config_for_run(CONFIG, MODEL_DIR.value)
     if SMPL_MODEL.value:
-        config.body_model = SMPL_MODEL.value
+        config.model.body_model = SMPL_MODEL.value
     run_evaluation = (evaluation.run_segmentation_evaluation if config.stage == "segmentation"
                       else evaluation.run_evaluation)
-    summary = run_evaluation(config, MODEL_DIR.value, SPLIT.value or config.eval_split,
+    summary = run_evaluation(config, MODEL_DIR.value, SPLIT.value or config.runtime.eval_split,
                              BASELINE.value, allow_run_changes=ALLOW_RUN_CHANGES.value)
     print(json.dumps(summary, indent=2, allow_nan=False))
 

@@ -39,7 +39,7 @@ ALLOW_MISSING = flags.DEFINE_bool("allow_missing", False, "Keep initial values f
 def port_fitting(path):
     config = configs.validate(CONFIG.value)
     if SMPL_MODEL.value:
-        config.body_model = SMPL_MODEL.value
+        config.model.body_model = SMPL_MODEL.value
     mean = None
     if LATENT_STATS.value:
         mean, _ = statistics.load_latent_statistics(LATENT_STATS.value, "--latent_stats")

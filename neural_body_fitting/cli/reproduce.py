@@ -246,7 +246,7 @@ def find_identical_run(output_dir, config, steps, run_dir):
     included), the training list has the same fingerprint, the run was never
     resumed with changes, and its result is for `steps` steps.
     """
-    data = runs.dataset_identity(config.dataset_root, config.train_split)
+    data = runs.dataset_identity(config.runtime.dataset_root, config.runtime.train_split)
     for path in sorted(glob.glob(os.path.join(output_dir, "*", "*", "result.json"))):
         candidate = os.path.join(os.path.dirname(path), "run")
         if os.path.abspath(candidate) == os.path.abspath(run_dir):
@@ -295,8 +295,8 @@ def evaluate_run(config, run_dir, test_roots=None, baseline=False):
     data; with `test_roots` ({name: dataset root}) they are {name: {key:
     value}}, one evaluation per dataset written as eval_test_<name>.
     """
-    summaries = evaluation.run_evaluations(config, run_dir, "test",
-                                           test_roots or {"": config.dataset_root}, baseline)
+    roots = test_roots or {"": config.runtime.dataset_root}
+    summaries = evaluation.run_evaluations(config, run_dir, "test", roots, baseline)
     metrics = {name: {key: summary[key] for key, _, _ in METRICS}
                for name, summary in summaries.items()}
     num_test = next(iter(summaries.values()))["num_samples"]
@@ -324,19 +324,15 @@ def cached(path, compute, *args, key=None):
 def segmentation_run_config(run_dir, data_root):
     """The recorded config of the segmentation run in `run_dir`, on the data in `data_root`."""
     try:
-        record = runs.read_record(run_dir)
-    except ValueError as error:
+        config = runs.load_run_config(run_dir, stage="segmentation")
+    except (ValueError, FileNotFoundError) as error:
         raise RequestError(f"--segmentation_run: {error}") from None
-    if record is None:
-        raise RequestError(f"--segmentation_run: {runs.record_path(run_dir)} does not exist; "
-                           "give the directory of a segmentation training run")
-    config = base.config_from_dict(record["config"], runs.record_path(run_dir))
-    if config.stage != "segmentation" or config.num_classes != 13:
-        raise RequestError(f"--segmentation_run: {run_dir} is a {config.stage} run with "
-                           f"{config.num_classes} classes; Table 2 needs a segmentation run "
-                           "of the 12 parts (13 classes)")
-    config.dataset_root = data_root
-    config.eval_split = "test"
+    if config.model.segmenter.num_classes != 13:
+        raise RequestError(f"--segmentation_run: {run_dir} has "
+                           f"{config.model.segmenter.num_classes} classes; Table 2 needs a "
+                           "segmentation run of the 12 parts (13 classes)")
+    config.runtime.dataset_root = data_root
+    config.runtime.eval_split = "test"
     return config
 
 
@@ -366,14 +362,15 @@ def segmenter_result(model, config, run_dir, trained):
     start = time.perf_counter()
     segmentation = evaluation.segmentation
     dataset, _ = evaluation.segmentation_evaluation_dataset(config, "test")
+    num_classes = config.model.segmenter.num_classes
     summaries = {
-        "network": segmentation.evaluate_segmentation(model, dataset, config.num_classes)[0],
+        "network": segmentation.evaluate_segmentation(model, dataset, num_classes)[0],
         "largest_part": evaluation.run_largest_part_baseline(config, "test"),
         "all_background": segmentation.evaluate_segmentation(
-            segmentation.background_model(config.num_classes), dataset, config.num_classes)[0],
+            segmentation.background_model(num_classes), dataset, num_classes)[0],
     }
-    return {"summaries": summaries, "segmenter": config.segmenter,
-            "input_size": config.input_size, "run": os.path.abspath(run_dir), **trained,
+    return {"summaries": summaries, "segmenter": config.model.segmenter.network,
+            "input_size": config.data.input_size, "run": os.path.abspath(run_dir), **trained,
             "eval_seconds": time.perf_counter() - start}
 
 

@@ -1,16 +1,16 @@
 """Trains the fitting network or, with a segmentation config, the part segmenter.
 
     nbf-train --config=demo_up \
-        --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--config.lr=1e-4]
+        --config.runtime.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d [--config.optim.lr=1e-4]
     nbf-train --config=segmentation_refinenet \
-        --config.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d_segmenter
+        --config.runtime.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d_segmenter
 
 Creates the run in --model_dir (config, body model and data recorded in
 run.json) or resumes it from its latest checkpoint. Resuming without
 --config uses the run's recorded config; a config, body model or training
 data that contradict the record are refused unless --allow_run_changes.
 Multi-GPU:
---config.strategy=mirrored; several machines: --config.strategy=multi_worker
+--config.runtime.strategy=mirrored; several machines: --config.runtime.strategy=multi_worker
 with TF_CONFIG set on each.
 """
 import os
@@ -31,7 +31,7 @@ def run_training(config, model_dir, max_seconds=0, allow_run_changes=False):
     os.makedirs(model_dir, exist_ok=True)
     logging.get_absl_handler().use_absl_log_file("train", model_dir)
     trainer = training.Trainer(config, model_dir, allow_run_changes=allow_run_changes)
-    validate = evaluation.Validator(trainer) if config.validation_freq else None
+    validate = evaluation.Validator(trainer) if config.runtime.validation_freq else None
     metrics = trainer.train(max_seconds=max_seconds or None, on_step=validate)
     logging.info("finished at step %d: %s", trainer.step, metrics)
     return trainer
@@ -41,7 +41,7 @@ def main(argv):
     del argv
     config = common.config_for_run(CONFIG, MODEL_DIR.value)
     if SMPL_MODEL.value:
-        config.body_model = SMPL_MODEL.value
+        config.model.body_model = SMPL_MODEL.value
     trainer = run_training(config, MODEL_DIR.value, MAX_SECONDS.value, ALLOW_RUN_CHANGES.value)
     print(f"step {trainer.step}; checkpoint {trainer.manager.latest_checkpoint}")
 

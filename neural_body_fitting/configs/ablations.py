@@ -47,10 +47,10 @@ def get_config(variant="table1_parts12"):
     config = default_config()
     changes = table[variant]
     if "input_type" in changes:
-        config.input_type = changes["input_type"]
+        config.data.input_type = changes["input_type"]
         if changes["input_type"] == "joints24":
-            config.num_landmarks = 24
+            config.data.num_landmarks = 24
     if "loss_terms" in changes:
         with config.unlocked():
-            config.loss_terms = dict(changes["loss_terms"])
+            config.loss.terms = dict(changes["loss_terms"])
     return config

@@ -26,17 +26,17 @@ from neural_body_fitting.configs.base import default_config
 
 def get_config():
     config = default_config()
-    config.input_size = 96
-    config.batch_size = 16
-    config.lr = 1e-3
-    config.lr_policy = "poly"
-    config.max_steps = 1200
-    config.loss_terms.joint_locations_posed = ("euclidist", 1.0)
-    config.bn_decay = 0.9
-    config.cache_inputs = True
-    config.xla = False
-    config.save_freq = 400
-    config.summary_freq = 50
-    config.validation_freq = 100
-    config.eval_split = "test"
+    config.data.input_size = 96
+    config.optim.batch_size = 16
+    config.optim.lr = 1e-3
+    config.optim.lr_policy = "poly"
+    config.runtime.max_steps = 1200
+    config.loss.terms.joint_locations_posed = ("euclidist", 1.0)
+    config.model.bn_decay = 0.9
+    config.runtime.cache_inputs = True
+    config.runtime.xla = False
+    config.runtime.save_freq = 400
+    config.runtime.summary_freq = 50
+    config.runtime.validation_freq = 100
+    config.runtime.eval_split = "test"
     return config

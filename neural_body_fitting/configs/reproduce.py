@@ -29,7 +29,7 @@ class Variant:
     @property
     def num_landmarks(self):
         """Landmarks the variant's data must store (24 for Table 1's joints24)."""
-        return ablations.get_config(self.ablation).num_landmarks
+        return ablations.get_config(self.ablation).data.num_landmarks
 
 
 def fraction_split(fraction_3d):
@@ -124,24 +124,24 @@ def variant_config(variant, budget, dataset_root, body_model=""):
     against 0.4 s without, after half a minute of compilation.
     """
     config = ablations.get_config(variant.ablation)
-    config.dataset_root = dataset_root
-    config.train_split = variant.train_split
-    config.eval_split = "test"
-    config.body_model = body_model or ""
-    config.input_size = budget.input_size
-    config.batch_size = budget.batch_size
-    config.lr = budget.lr
-    config.lr_policy = budget.lr_policy
-    config.max_steps = budget.steps
-    config.bn_decay = 0.9
-    config.cache_inputs = True
+    config.runtime.dataset_root = dataset_root
+    config.runtime.train_split = variant.train_split
+    config.runtime.eval_split = "test"
+    config.model.body_model = body_model or ""
+    config.data.input_size = budget.input_size
+    config.optim.batch_size = budget.batch_size
+    config.optim.lr = budget.lr
+    config.optim.lr_policy = budget.lr_policy
+    config.runtime.max_steps = budget.steps
+    config.model.bn_decay = 0.9
+    config.runtime.cache_inputs = True
     # An interrupted variant loses at most an eighth of its steps; a checkpoint
     # (model and Adam's moments) is ~0.3 GB, so only the latest is kept.
-    config.save_freq = max(budget.steps // 8, 100)
-    config.keep_checkpoints = 1
-    config.summary_freq = max(budget.steps // 40, 1)
-    config.image_summaries = False
-    config.validation_freq = max(budget.steps // 12, 1)  # The learning curves.
+    config.runtime.save_freq = max(budget.steps // 8, 100)
+    config.runtime.keep_checkpoints = 1
+    config.runtime.summary_freq = max(budget.steps // 40, 1)
+    config.runtime.image_summaries = False
+    config.runtime.validation_freq = max(budget.steps // 12, 1)  # The learning curves.
     return config
 
 
@@ -177,17 +177,17 @@ def segmenter_config(budget, dataset_root):
     eighth of the run.
     """
     config = segmentation.segmentation_config(budget.segmenter)
-    config.dataset_root = dataset_root
-    config.train_split = "train"
-    config.eval_split = "test"
-    config.input_size = budget.input_size
-    config.batch_size = budget.batch_size
-    config.max_steps = budget.steps
-    config.lr = budget.lr
-    config.lr_policy = budget.lr_policy
-    config.bn_decay = budget.bn_decay
-    config.save_freq = max(budget.steps // 8, 1)
-    config.keep_checkpoints = 1
-    config.summary_freq = max(budget.steps // 40, 1)
-    config.image_summaries = False
+    config.runtime.dataset_root = dataset_root
+    config.runtime.train_split = "train"
+    config.runtime.eval_split = "test"
+    config.data.input_size = budget.input_size
+    config.optim.batch_size = budget.batch_size
+    config.runtime.max_steps = budget.steps
+    config.optim.lr = budget.lr
+    config.optim.lr_policy = budget.lr_policy
+    config.model.bn_decay = budget.bn_decay
+    config.runtime.save_freq = max(budget.steps // 8, 1)
+    config.runtime.keep_checkpoints = 1
+    config.runtime.summary_freq = max(budget.steps // 40, 1)
+    config.runtime.image_summaries = False
     return config

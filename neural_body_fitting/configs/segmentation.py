@@ -26,12 +26,12 @@ def segmentation_config(segmenter):
     """The segmentation recipe for `segmenter` (a name of `networks.segmentation.SEGMENTERS`)."""
     config = default_config()
     config.stage = "segmentation"
-    config.segmenter = segmenter
-    config.num_classes = 13
-    config.input_size = constants.CROP_SIZE
-    config.lr = 2e-5
-    config.lr_policy = "poly"
-    config.batch_size = 5
-    config.max_epochs = 20
-    config.weight_decay = 1e-4
+    config.model.segmenter.network = segmenter
+    config.model.segmenter.num_classes = 13
+    config.data.input_size = constants.CROP_SIZE
+    config.optim.lr = 2e-5
+    config.optim.lr_policy = "poly"
+    config.optim.batch_size = 5
+    config.runtime.max_epochs = 20
+    config.loss.weight_decay = 1e-4
     return config

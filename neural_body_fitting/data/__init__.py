@@ -10,6 +10,6 @@ __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("augment", "encodings", "layout", "pipeline", "segmentation", "statistics",
                 "synthesis", "up3d"),
-    exports={"pipeline": ("Split", "load_split", "rotation_matrices", "latent_statistics",
-                          "make_dataset", "make_distributed_dataset")},
+    exports={"pipeline": ("FittingInputs", "Split", "load_split", "rotation_matrices",
+                          "latent_statistics", "make_dataset")},
 )

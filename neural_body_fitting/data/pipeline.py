@@ -285,29 +285,46 @@ def _first_24_label_of_each_12():
     return np.array([int(np.flatnonzero(part12 == k)[0]) for k in range(13)])
 
 
-def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", latent_mean=None,
-                 latent_components="betas,pose", batch_size=5, shuffle=True, seed=constants.SEED,
-                 repeat=True, drop_remainder=True, skip_bad_samples=False, num_landmarks=None,
-                 cache=False, input_context=None, loaded=None, input_size=constants.FIT_SIZE,
+@dataclasses.dataclass(frozen=True)
+class FittingInputs:
+    """What the fitting network's batches hold, from an experiment config (`from_config`)."""
+
+    input_type: str = "parts12"  # `encodings.INPUT_TYPES`.
+    input_size: int = constants.FIT_SIZE  # Other than 224: the 224 px input resized.
+    rotation_mode: str = "absolute"  # Of the target rotations (`layouts.rotation_mode`).
+    # The latent target's layout ('betas,pose' or 'betas,pose,trans'; `body.layouts`).
+    latent_components: str = "betas,pose"
+    # [229] statistics mean (rotations in `rotation_mode`) whose latent part is
+    # subtracted from the latent target, or None.
+    latent_mean: np.ndarray = None
+    cache: bool = False  # Keep decoded inputs in memory after the first pass.
+
+    @classmethod
+    def from_config(cls, config, latent_mean=None):
+        fitting = config.model.fitting
+        return cls(input_type=config.data.input_type, input_size=int(config.data.input_size),
+                   rotation_mode=layouts.rotation_mode(fitting.use_absrot),
+                   latent_components=fitting.latent_components, latent_mean=latent_mean,
+                   cache=bool(config.runtime.cache_inputs))
+
+
+def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
+                 seed=constants.SEED, repeat=True, drop_remainder=True, input_context=None,
                  skip_batches=0):
     """The fitting network's input pipeline (see the module docstring).
 
     Args:
-      latent_mean: [229] statistics mean (rotations in `rotation_mode`) whose latent
-        part is subtracted from the latent target, or None.
-      latent_components: the latent target's layout ('betas,pose' or
-        'betas,pose,trans'; see `body.layouts`).
-      cache: keep decoded inputs in memory after the first pass.
+      split_data: a `Split` from `load_split`.
+      inputs: `FittingInputs`: input type and size, the latent target, caching.
       input_context: a tf.distribute.InputContext; shards the samples.
-      loaded: a `Split` from `load_split` to reuse.
-      input_size: side of the model input; other than 224 the 224 px input is
-        resized (nearest for maps, bilinear for RGB).
       skip_batches: batches to skip at the start (to resume a run where it
         stopped); the records are skipped before decoding, so this is cheap.
     Returns:
-      (tf.data.Dataset of dicts, Split).
+      tf.data.Dataset of dicts.
     """
-    split_data = loaded or load_split(root, split, input_type, skip_bad_samples, num_landmarks)
+    input_type, input_size = inputs.input_type, inputs.input_size
+    root, rotation_mode = split_data.root, inputs.rotation_mode
+    latent_mean, latent_components = inputs.latent_mean, inputs.latent_components
     records = _statistics_records(split_data, rotation_mode)
     latent = records[:, :layouts.latent_size(latent_components)]
     if latent_mean is not None:
@@ -346,7 +363,7 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
 
     decode = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     skipped = skip_batches * batch_size
-    if cache:  # Decode once, keep the 224 px inputs in memory, shuffle them.
+    if inputs.cache:  # Decode once, keep the 224 px inputs in memory, shuffle them.
         ds = ds.map(add_input, **decode).cache()
         ds = shuffled(ds) if shuffle else ds
         ds = (ds.repeat() if repeat else ds).skip(skipped)
@@ -357,7 +374,7 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
     ds = ds.map(lambda e: {**e, "input": tf.cast(e["input"], tf.float32) * (2.0 / 255.0) - 1.0},
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-    if cache:
+    if inputs.cache:
         # Once the inputs are in memory there is little left to tune, and
         # tf.data's autotuning thread makes freeing an iterator that was read
         # while the CPU was busy (training) wait out the thread's current
@@ -365,23 +382,4 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
         options = tf.data.Options()
         options.autotune.enabled = False
         ds = ds.with_options(options)
-    return ds, split_data
-
-
-def make_distributed_dataset(strategy, global_batch_size, root, split, skip_steps=0,
-                             **kwargs):
-    """Per-replica batches for `strategy`, each input pipeline reading its own shard.
-
-    `skip_steps` training steps' worth of batches are skipped (to resume).
-    """
-    loaded = load_split(root, split, kwargs.get("input_type", "parts12"),
-                        kwargs.get("skip_bad_samples", False), kwargs.get("num_landmarks"))
-
-    def dataset_fn(input_context):
-        batch = input_context.get_per_replica_batch_size(global_batch_size)
-        # Each step takes one batch per replica that this pipeline feeds.
-        per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
-        return make_dataset(root, split, batch_size=batch, input_context=input_context,
-                            loaded=loaded, skip_batches=skip_steps * per_step, **kwargs)[0]
-
-    return strategy.distribute_datasets_from_function(dataset_fn)
+    return ds

@@ -133,16 +133,3 @@ def make_segmentation_dataset(loaded, batch_size, input_size=constants.CROP_SIZE
         ds = ds.map(lambda position, element: (position, decoded(element)), **parallel)
     ds = ds.map(finish, **parallel)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
-
-def make_distributed_segmentation_dataset(strategy, global_batch_size, loaded, skip_steps=0,
-                                          **kwargs):
-    """Per-replica batches for `strategy`; `skip_steps` training steps are skipped."""
-
-    def dataset_fn(input_context):
-        batch = input_context.get_per_replica_batch_size(global_batch_size)
-        per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
-        return make_segmentation_dataset(loaded, batch, input_context=input_context,
-                                         skip_batches=skip_steps * per_step, **kwargs)
-
-    return strategy.distribute_datasets_from_function(dataset_fn)

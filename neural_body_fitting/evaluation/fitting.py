@@ -17,6 +17,7 @@ and returns the summary (means, reconstruction median) and the ids at the
 error quartiles (the examples the paper's Figure 4 shows).
 """
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -30,6 +31,7 @@ from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import statistics
 from neural_body_fitting.evaluation import metrics
 from neural_body_fitting.training import checkpoints, runs
+from neural_body_fitting.training import fitting as training_fitting
 from neural_body_fitting.utils import files
 
 METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
@@ -39,7 +41,7 @@ def prediction_function(model, config):
     """`model` at test time on an input batch, as one tf.function: traced once, used often."""
     @tf.function
     def predict(batch):
-        translation = batch["translation"] if config.use_gt_translation else None
+        translation = batch["translation"] if config.model.fitting.use_gt_translation else None
         return model(batch["input"], translation=translation, training=False)
 
     return predict
@@ -63,7 +65,7 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
     """
     if truth_layer is None:
         truth_layer = smpl.SMPL(model.smpl.body_model)
-    head = constants.LANDMARK14_HEAD if config.num_landmarks == 14 else (12, 15)
+    head = constants.LANDMARK14_HEAD if config.data.num_landmarks == 14 else (12, 15)
     rows = {key: [] for key in ("id", *METRICS)}
     predictions = {"betas": [], "rotations": [], "joints": []}
     predict = predict or prediction_function(model, config)
@@ -72,7 +74,7 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
         truth = truth_layer(batch["betas"], batch["pose"], batch["translation"],
                             return_vertices=False)
         true_joints = truth["joints"].numpy()
-        true_rot = (truth["absolute_rotations"] if config.use_absrot
+        true_rot = (truth["absolute_rotations"] if config.model.fitting.use_absrot
                     else truth["relative_rotations"]).numpy()
         for k, sample_id in enumerate(batch["id"].numpy()):
             _check_finite(sample_id.decode(), outputs, k)
@@ -124,12 +126,13 @@ def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
     With `baseline` the head is zeroed instead, so the model predicts the latent mean.
     """
     config = configs.validate(config)
-    body_model = resolve_body_model(config.body_model or None)
+    body_model = resolve_body_model(config.model.body_model or None)
     runs.check_run_for_model(model_dir, config, body_model, allow_run_changes)
-    prefix = (config.latent_stats.format(dataset_root=config.dataset_root)
-              if config.latent_stats else os.path.join(model_dir, "latent_stats"))
+    latent_stats = config.model.fitting.latent_stats
+    prefix = (latent_stats.format(dataset_root=config.runtime.dataset_root) if latent_stats
+              else training_fitting.statistics_prefix(model_dir))
     stats_mean, _ = statistics.load_latent_statistics(
-        prefix, "latent statistics (train first, or set config.latent_stats)")
+        prefix, "latent statistics (train first, or set config.model.fitting.latent_stats)")
     model = networks.build_fitting_model(config, stats_mean, body_model)
     if baseline:
         for variable in (model.head.kernel, model.head.bias):
@@ -144,11 +147,12 @@ def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
 
 def run_evaluation(config, model_dir, split, baseline=False, output=True,
                    allow_run_changes=False):
-    """Evaluates the run in `model_dir` on `split` of `config.dataset_root`; returns the summary.
+    """Evaluates the run in `model_dir` on `split` of `config.runtime.dataset_root`; returns
+    the summary.
 
     Writes `<model_dir>/eval_<split>[_baseline].{npz,csv,json}`.
     """
-    return run_evaluations(config, model_dir, split, {"": config.dataset_root}, baseline,
+    return run_evaluations(config, model_dir, split, {"": config.runtime.dataset_root}, baseline,
                            output, allow_run_changes)[""]
 
 
@@ -165,9 +169,9 @@ def run_evaluations(config, model_dir, split, roots, baseline=False, output=True
     summaries = {}
     for name, root in roots.items():
         on_root = config.copy_and_resolve_references()
-        on_root.dataset_root = root
+        on_root.runtime.dataset_root = root
         runs.check_data_matches_model(runs.dataset_identity(root, split),
-                                      model.smpl.body_model, config.num_landmarks)
+                                      model.smpl.body_model, config.data.num_landmarks)
         dataset, num_samples = evaluation_dataset(on_root, split, stats_mean)
         output_name = f"eval_{split}" + (f"_{name}" if name else "") + (
             "_baseline" if baseline else "")
@@ -179,21 +183,19 @@ def run_evaluations(config, model_dir, split, roots, baseline=False, output=True
 
 def evaluation_dataset(config, split, stats_mean, cache=False):
     """(unshuffled batches of `split`, its number of samples) for `evaluate`."""
-    loaded = data.load_split(config.dataset_root, split, config.input_type,
-                             config.skip_bad_samples, config.num_landmarks)
-    dataset, _ = data.make_dataset(
-        config.dataset_root, split, input_type=config.input_type,
-        rotation_mode="absolute" if config.use_absrot else "relative", latent_mean=stats_mean,
-        batch_size=config.batch_size, shuffle=False, repeat=False, drop_remainder=False,
-        loaded=loaded, input_size=config.input_size, cache=cache)
+    loaded = data.load_split(config.runtime.dataset_root, split, config.data.input_type,
+                             config.runtime.skip_bad_samples, config.data.num_landmarks)
+    inputs = dataclasses.replace(data.FittingInputs.from_config(config, stats_mean), cache=cache)
+    dataset = data.make_dataset(loaded, inputs, batch_size=config.optim.batch_size,
+                                shuffle=False, repeat=False, drop_remainder=False)
     return dataset, len(loaded.ids)
 
 
 class Validator:
     """Held-out metrics during training: an `on_step` callback for `Trainer.train`.
 
-    Every `config.validation_freq` steps it evaluates the trainer's model on
-    `config.eval_split` (batch-norm moving statistics, as at test time) and
+    Every `config.runtime.validation_freq` steps it evaluates the trainer's model on
+    `config.runtime.eval_split` (batch-norm moving statistics, as at test time) and
     writes TensorBoard scalars under `validation/` and a row of
     `<model_dir>/validation.csv` (step and the summary's means), from which the
     commands plot learning curves.
@@ -204,9 +206,9 @@ class Validator:
     def __init__(self, trainer):
         self.trainer = trainer
         config = trainer.config
-        self.frequency = config.validation_freq
-        self.dataset, self.num_samples = evaluation_dataset(config, config.eval_split,
-                                                            trainer.stats_mean, cache=True)
+        self.frequency = config.runtime.validation_freq
+        self.dataset, self.num_samples = evaluation_dataset(
+            config, config.runtime.eval_split, trainer.run.statistics[0], cache=True)
         # Built once: a new SMPL layer or tf.function per validation would be traced again.
         self.truth_layer = smpl.SMPL(trainer.model.smpl.body_model)
         self.predict = prediction_function(trainer.model, config)

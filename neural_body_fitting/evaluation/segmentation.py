@@ -143,17 +143,17 @@ def largest_part_predictions(part):
 
 
 def run_largest_part_baseline(config, split, train_split="train", output=None):
-    """The largest-part baseline on `split` of `config.dataset_root`; returns the summary.
+    """The largest-part baseline on `split` of `config.runtime.dataset_root`; returns the summary.
 
     The part is the foreground class covering most pixels of `train_split`
-    (at `config.input_size`, as the network sees them); the summary adds it
+    (at `config.data.input_size`, as the network sees them); the summary adds it
     as `largest_part`.
     """
     training_data, _ = segmentation_evaluation_dataset(config, train_split)
-    part = largest_part(class_pixel_counts(training_data, config.num_classes))
+    part = largest_part(class_pixel_counts(training_data, config.model.segmenter.num_classes))
     dataset, _ = segmentation_evaluation_dataset(config, split)
     summary, _ = evaluate_predictions(largest_part_predictions(part), dataset,
-                                      config.num_classes, output)
+                                      config.model.segmenter.num_classes, output)
     return {**summary, "largest_part": part}
 
 
@@ -161,12 +161,11 @@ def load_segmentation_run_model(config, model_dir, allow_run_changes=False):
     """The run's segmenter with its latest weights.
 
     The config must agree with the run's record on every option that defines
-    the network's outputs (`runs.MODEL_KEYS`), unless `allow_run_changes`.
+    the network's outputs (`runs.defines_network`), unless `allow_run_changes`.
     """
     config = configs.validate(config)
     runs.check_run_for_model(model_dir, config, None, allow_run_changes)
-    model = segmenters.build_segmentation_model(config.segmenter, config.input_size,
-                                                config.num_classes, config.bn_decay)
+    model = segmenters.build_segmenter(config)
     latest = tf.train.latest_checkpoint(model_dir)
     if latest is None:
         raise FileNotFoundError(f"{model_dir}: no checkpoint to evaluate")
@@ -176,11 +175,12 @@ def load_segmentation_run_model(config, model_dir, allow_run_changes=False):
 
 def segmentation_evaluation_dataset(config, split):
     """(unshuffled, unaugmented batches of `split`, its number of samples)."""
-    loaded = segmentation_data.load_segmentation_split(config.dataset_root, split,
-                                                       config.skip_bad_samples)
+    loaded = segmentation_data.load_segmentation_split(config.runtime.dataset_root, split,
+                                                       config.runtime.skip_bad_samples)
     dataset = segmentation_data.make_segmentation_dataset(
-        loaded, config.batch_size, input_size=config.input_size,
-        num_classes=config.num_classes, shuffle=False, repeat=False, drop_remainder=False)
+        loaded, config.optim.batch_size, input_size=config.data.input_size,
+        num_classes=config.model.segmenter.num_classes, shuffle=False, repeat=False,
+        drop_remainder=False)
     return dataset, len(loaded.ids)
 
 
@@ -193,8 +193,8 @@ def run_segmentation_evaluation(config, model_dir, split, baseline=False, output
     """
     model = load_segmentation_run_model(config, model_dir, allow_run_changes)
     if baseline:
-        model = background_model(config.num_classes)
+        model = background_model(config.model.segmenter.num_classes)
     dataset, _ = segmentation_evaluation_dataset(config, split)
     name = f"eval_{split}" + ("_baseline" if baseline else "")
-    return evaluate_segmentation(model, dataset, config.num_classes,
+    return evaluate_segmentation(model, dataset, config.model.segmenter.num_classes,
                                  os.path.join(model_dir, name) if output else None)[0]

@@ -8,7 +8,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
     exports={
         "backbones": ("BN_DECAY", "Block", "build_encoder", "slim_variable_names",
                       "resnet_v1", "resnet_v1_101", "resnet_v2", "vgg_16"),
-        "fitting": ("NBFModel", "build_fitting_model", "fitting_options"),
-        "segmentation": ("build_segmentation_model", "legacy_resize_bilinear"),
+        "fitting": ("FittingOptions", "NBFModel", "build_fitting_model"),
+        "segmentation": ("build_segmentation_model", "build_segmenter", "legacy_resize_bilinear"),
     },
 )

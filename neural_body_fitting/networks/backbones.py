@@ -80,7 +80,8 @@ def _batch_norm(x, name, decay):
     return _bn_layer(_name(name, "BatchNorm"), decay)(x)
 
 
-def _conv_bn(x, filters, kernel, stride, name, decay, relu=True, rate=1):
+def conv_bn(x, filters, kernel, stride, name, decay, relu=True, rate=1):
+    """slim conv (no bias) + batch norm (+ ReLU), named as slim's `name` scope."""
     x = _batch_norm(_conv(x, filters, kernel, stride, name, rate=rate), name, decay)
     return layers.ReLU(name=name + "_relu")(x) if relu else x
 
@@ -95,10 +96,10 @@ def _bottleneck_v1(x, depth, stride, scope, decay, rate=1):
     if x.shape[-1] == depth:
         shortcut = _subsample(x, stride, _name(scope, "shortcut"))
     else:
-        shortcut = _conv_bn(x, depth, 1, stride, _name(scope, "shortcut"), decay, relu=False)
-    residual = _conv_bn(x, depth // 4, 1, stride, _name(scope, "conv1"), decay)
-    residual = _conv_bn(residual, depth // 4, 3, 1, _name(scope, "conv2"), decay, rate=rate)
-    residual = _conv_bn(residual, depth, 1, 1, _name(scope, "conv3"), decay, relu=False)
+        shortcut = conv_bn(x, depth, 1, stride, _name(scope, "shortcut"), decay, relu=False)
+    residual = conv_bn(x, depth // 4, 1, stride, _name(scope, "conv1"), decay)
+    residual = conv_bn(residual, depth // 4, 3, 1, _name(scope, "conv2"), decay, rate=rate)
+    residual = conv_bn(residual, depth, 1, 1, _name(scope, "conv3"), decay, relu=False)
     return layers.ReLU(name=scope + "_out")(layers.Add(name=scope + "_add")([shortcut, residual]))
 
 
@@ -111,8 +112,8 @@ def _bottleneck_v2(x, depth, stride, scope, decay):
         shortcut = _subsample(x, stride, _name(scope, "shortcut"))
     else:
         shortcut = _conv(preact, depth, 1, stride, _name(scope, "shortcut"), use_bias=True)
-    residual = _conv_bn(preact, depth // 4, 1, 1, _name(scope, "conv1"), decay)
-    residual = _conv_bn(residual, depth // 4, 3, stride, _name(scope, "conv2"), decay)
+    residual = conv_bn(preact, depth // 4, 1, 1, _name(scope, "conv1"), decay)
+    residual = conv_bn(residual, depth // 4, 3, stride, _name(scope, "conv2"), decay)
     residual = _conv(residual, depth, 1, 1, _name(scope, "conv3"), use_bias=True)
     return layers.Add(name=scope + "_add")([shortcut, residual])
 
@@ -153,7 +154,7 @@ def resnet_v1_features(inputs, blocks, name, output_stride=None, bn_decay=BN_DEC
     Returns {block name: [B, H/s, W/s, 4 * base_depth]}, s the block's stride
     (at most `output_stride`), in block order.
     """
-    x = _conv_bn(inputs, 64, 7, 2, _name(name, "conv1"), bn_decay)
+    x = conv_bn(inputs, 64, 7, 2, _name(name, "conv1"), bn_decay)
     x = layers.MaxPooling2D(2, 2, padding="same", name=_name(name, "pool1"))(x)
     plan = iter(unit_strides_and_rates(blocks, output_stride))
     outputs = {}
@@ -277,7 +278,7 @@ def tiny_encoder(input_shape, bn_decay):
     inputs = keras.Input(input_shape, name="images")
     x = inputs
     for index, depth in enumerate(TINY_DEPTHS):
-        x = _conv_bn(x, depth, 3, 2, _name("tiny", f"unit_{index + 1}"), bn_decay)
+        x = conv_bn(x, depth, 3, 2, _name("tiny", f"unit_{index + 1}"), bn_decay)
     return keras.Model(inputs, layers.GlobalAveragePooling2D(name="tiny_pool")(x), name="tiny")
 
 

@@ -15,6 +15,8 @@ model's spec and the latent mean, from which `NBFModel.from_config` rebuilds
 the same architecture; the latent mean and the SMPL arrays are non-trainable
 weights, so a SavedModel carries them.
 """
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -24,47 +26,70 @@ from neural_body_fitting.body import layouts, resolve, smpl
 from neural_body_fitting.networks import backbones, construction
 
 
-def fitting_options(config):
-    """The options of an experiment config that define the network, as a plain dict."""
-    return {
-        "encoder_type": config.encoder_type, "input_size": int(config.input_size),
-        "bn_decay": float(config.bn_decay), "use_absrot": bool(config.use_absrot),
-        "use_svd": bool(config.use_svd), "num_landmarks": int(config.num_landmarks),
-        "latent_components": layouts.check_components(config.latent_components),
-        "seed": int(config.seed), "mixed_precision": bool(config.mixed_precision),
-    }
+@dataclasses.dataclass(frozen=True)
+class FittingOptions:
+    """What defines the fitting network (its part of an experiment config, see `from_config`).
+
+    Field names are those of the options dict that 0.2 stored in Keras and
+    SavedModel files, so `FittingOptions(**stored)` reads them.
+    """
+
+    encoder_type: str = "resnet_v1_50"  # `registries.ENCODERS`.
+    input_size: int = constants.FIT_SIZE
+    bn_decay: float = constants.BN_DECAY
+    use_absrot: bool = True
+    use_svd: bool = True
+    num_landmarks: int = 14  # 14 landmarks or SMPL's 24 joints.
+    latent_components: str = "betas,pose"
+    seed: int = constants.SEED  # The initial weights.
+    # The encoder in float16; the head, SVD, SMPL and projection stay float32.
+    mixed_precision: bool = False
+
+    def __post_init__(self):
+        if self.num_landmarks not in (14, 24):
+            raise ValueError(f"num_landmarks must be 14 or 24, got {self.num_landmarks}")
+        layouts.check_components(self.latent_components)
+
+    @classmethod
+    def from_config(cls, config):
+        fitting = config.model.fitting
+        return cls(encoder_type=fitting.encoder_type, input_size=int(config.data.input_size),
+                   bn_decay=float(config.model.bn_decay), use_absrot=bool(fitting.use_absrot),
+                   use_svd=bool(fitting.use_svd), num_landmarks=int(config.data.num_landmarks),
+                   latent_components=fitting.latent_components, seed=int(config.optim.seed),
+                   mixed_precision=bool(config.optim.mixed_precision))
+
+    @property
+    def rotation_mode(self):
+        return layouts.rotation_mode(self.use_absrot)
 
 
 class NBFModel(keras.Model):
     """The fitting network (see module docstring).
 
     Args:
-      options: `fitting_options(config)`: encoder_type, input_size, bn_decay,
-        use_absrot, use_svd, num_landmarks, latent_components, seed (initial
-        weights), mixed_precision (the encoder in float16; the head, SVD,
-        SMPL and projection always compute in float32).
+      options: `FittingOptions`, or a dict of its fields (as stored by `get_config`).
       body_model: BodyModel, spec or None (see `body.resolve_body_model`).
       latent_mean: [latent_size] mean of the latent (training statistics), or None (zeros).
     """
 
     def __init__(self, options, body_model=None, latent_mean=None, **kwargs):
         super().__init__(name="generator", **kwargs)
-        self.options = dict(options)
-        if self.options["num_landmarks"] not in (14, 24):
-            raise ValueError(f"num_landmarks must be 14 or 24, got {self.options['num_landmarks']}")
-        size = self.options["input_size"]
-        self.latent_size = layouts.latent_size(self.options["latent_components"])
-        mixed = self.options.get("mixed_precision", False)
+        self.options = (options if isinstance(options, FittingOptions)
+                        else FittingOptions(**options))
+        size = self.options.input_size
+        self.latent_size = layouts.latent_size(self.options.latent_components)
+        mixed = self.options.mixed_precision
         # Under mixed precision only the encoder computes in float16; otherwise
         # every layer follows the global policy (float64 in reference tests).
         exact = "float32" if mixed else None
-        with construction.seeded(self.options["seed"]), construction.dtype_policy(
+        with construction.seeded(self.options.seed), construction.dtype_policy(
                 "mixed_float16" if mixed else None):
-            self.encoder = backbones.build_encoder(self.options["encoder_type"],
-                                                   (size, size, 3), self.options["bn_decay"])
+            self.encoder = backbones.build_encoder(self.options.encoder_type,
+                                                   (size, size, 3), self.options.bn_decay)
         self.head = keras.layers.Dense(
             self.latent_size, kernel_initializer=keras.initializers.RandomNormal(
-                stddev=0.02, seed=self.options["seed"]), dtype=exact, name="generator")
+                stddev=0.02, seed=self.options.seed), dtype=exact, name="generator")
         mean = np.zeros(self.latent_size, np.float32) if latent_mean is None else latent_mean
         if np.shape(mean) != (self.latent_size,):
             raise ValueError(f"latent_mean must have {self.latent_size} values, "
@@ -72,8 +97,7 @@ class NBFModel(keras.Model):
         self.latent_mean = self.add_weight(
             shape=(self.latent_size,), dtype="float32", trainable=False, autocast=False,
             initializer=lambda shape, dtype: tf.constant(mean, dtype), name="latent_mean")
-        self.smpl = smpl.SMPL(body_model, rotation_mode="absolute" if self.options["use_absrot"]
-                              else "relative", dtype=exact)
+        self.smpl = smpl.SMPL(body_model, rotation_mode=self.options.rotation_mode, dtype=exact)
 
     def call(self, inputs, translation=None, training=False, return_vertices=False):
         """inputs [B, S, S, 3] in [-1, 1]; translation [B, 3] (None: fixed or predicted)."""
@@ -81,7 +105,7 @@ class NBFModel(keras.Model):
         full = latent + tf.cast(self.latent_mean, latent.dtype)
         betas = full[:, layouts.BETAS]
         rotations = tf.reshape(full[:, layouts.ROTATIONS], [-1, constants.NUM_JOINTS, 3, 3])
-        if self.options["use_svd"]:
+        if self.options.use_svd:
             rotations = geometry.project_to_so3(rotations)
         if translation is None:
             translation = tf.broadcast_to(tf.constant(constants.FIXED_TRANSLATION, latent.dtype),
@@ -90,7 +114,7 @@ class NBFModel(keras.Model):
                 translation = tf.concat([full[:, layouts.LATENT_TRANSLATION],
                                          translation[:, 2:]], axis=1)
         body = self.smpl(betas, rotations, translation, return_vertices=return_vertices)
-        joints = body["landmarks14"] if self.options["num_landmarks"] == 14 else body["joints"]
+        joints = body["landmarks14"] if self.options.num_landmarks == 14 else body["joints"]
         outputs = {
             "latent": latent, "betas": betas, "rotations": rotations,
             "rest_joints": body["rest_joints"], "smpl_joints": body["joints"],
@@ -113,7 +137,7 @@ class NBFModel(keras.Model):
         Raises:
           ValueError: the body model has no spec (see `body.resolve.spec_of`).
         """
-        return {"options": dict(self.options),
+        return {"options": dataclasses.asdict(self.options),
                 "body_model": resolve.spec_of(self.smpl.body_model),
                 "latent_mean": self.latent_mean.numpy().tolist()}
 
@@ -129,16 +153,16 @@ def build_fitting_model(config, statistics_mean=None, body_model=None):
     """The fitting network of an experiment config, with its weights created.
 
     Args:
-      config: an experiment config (see `configs.base`); `config.body_model`
+      config: an experiment config (see `configs.base`); `config.model.body_model`
         chooses the body model unless `body_model` is given.
       statistics_mean: [229] latent-statistics mean, or None (zero latent mean).
-      body_model: BodyModel or spec overriding `config.body_model`.
+      body_model: BodyModel or spec overriding `config.model.body_model`.
     """
-    options = fitting_options(config)
+    options = FittingOptions.from_config(config)
     mean = (None if statistics_mean is None else
-            layouts.latent_from_statistics(statistics_mean, options["latent_components"])
+            layouts.latent_from_statistics(statistics_mean, options.latent_components)
             .astype(np.float32))
-    model = NBFModel(options, body_model or config.body_model or None, mean)
-    size = options["input_size"]
+    model = NBFModel(options, body_model or config.model.body_model or None, mean)
+    size = options.input_size
     model(tf.zeros([1, size, size, 3]))
     return model

@@ -7,6 +7,8 @@
                            spatial pyramid pooling (ASPP) on block4
   deeplab_vgg_16           DeepLab-v2 on VGG-16 at stride 8, ASPP branches of
                            fc6 (3x3 atrous) -> fc7 -> fc8 with dropout
+  tiny                     one conv unit and a classifier at stride 2: not
+                           the paper's; smoke runs and mechanics tests
 
 All models map images [B, S, S, 3] (float32, minus `constants.IMAGENET_MEAN_RGB`)
 to logits [B, S, S, num_classes], scaled up from the network's stride with
@@ -171,6 +173,20 @@ def deeplab_vgg_16_logits(images, num_classes, bn_decay):
                      lambda x, rate, scope: _vgg_aspp_branch(x, num_classes, rate, scope))
 
 
+TINY_DEPTH = 8
+
+
+def tiny_logits(images, num_classes, bn_decay):
+    """images [B, S, S, 3] -> logits [B, S/2, S/2, num_classes]: one strided conv + batch norm
+    unit and a 1x1 classifier.
+
+    Not a network of the paper: it builds and steps in milliseconds, for smoke
+    runs and for tests of the training mechanics that do not depend on the network.
+    """
+    x = backbones.conv_bn(images / 64.0, TINY_DEPTH, 3, 2, "tiny__unit_1", bn_decay)
+    return layers.Conv2D(num_classes, 1, name="tiny__logits")(x)
+
+
 def build_segmentation_model(segmenter, input_size=512, num_classes=NUM_CLASSES,
                              bn_decay=backbones.BN_DECAY, seed=None):
     """The segmenter `segmenter` (a name in `registries.SEGMENTERS`) as a Keras model.
@@ -185,6 +201,17 @@ def build_segmentation_model(segmenter, input_size=512, num_classes=NUM_CLASSES,
         logits = build_logits(images, num_classes, bn_decay)
         logits = LegacyBilinearResize((input_size, input_size), name="logits_resize")(logits)
     return keras.Model(images, logits, name=segmenter)
+
+
+def build_segmenter(config):
+    """The segmenter of an experiment config (`config.model.segmenter`), the one way the
+    library makes it: initial weights from `config.optim.seed`, float16 inside under
+    `config.optim.mixed_precision` (no global state changes)."""
+    with construction.seeded(config.optim.seed), construction.dtype_policy(
+            "mixed_float16" if config.optim.mixed_precision else None):
+        return build_segmentation_model(config.model.segmenter.network, config.data.input_size,
+                                        config.model.segmenter.num_classes,
+                                        config.model.bn_decay)
 
 
 def slim_variable_names(model):

@@ -100,7 +100,7 @@ def export_tflite(path, model):
     `tf.Svd` is neither a TFLite builtin nor an allowed TF ("flex") op.
     Raises TFLiteConversionError with the converter's error lines.
     """
-    size = model.options["input_size"]
+    size = model.options.input_size
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
     def network(inputs):

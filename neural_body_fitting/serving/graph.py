@@ -24,10 +24,10 @@ def body_outputs(model, inputs, return_vertices=False):
     """The fitting network on its input [B, s, s, 3] in [-1, 1] -> the outputs above."""
     outputs = model(inputs, training=False, return_vertices=return_vertices)
     rotations = outputs["rotations"]
-    if not model.options["use_svd"]:
+    if not model.options.use_svd:
         # Unprojected matrices are not rotations; axis-angle needs the nearest one.
         rotations = geometry.project_to_so3(rotations)
-    if model.options["use_absrot"]:
+    if model.options.use_absrot:
         rotations = geometry.absolute_to_relative(rotations)
     result = {
         "betas": outputs["betas"],
@@ -46,7 +46,7 @@ def body_outputs(model, inputs, return_vertices=False):
 def fit(model, colour_maps, return_vertices=False):
     """Stage 2 on 12-part colour maps uint8 [B, n, n, 3] (any square n)."""
     fit_maps = handover.resize_nearest(colour_maps, constants.FIT_SIZE)
-    inputs = handover.fitting_input(fit_maps, model.options["input_size"])
+    inputs = handover.fitting_input(fit_maps, model.options.input_size)
     result = body_outputs(model, inputs, return_vertices)
     result["part_labels"] = tf.cast(pipeline.decolourise_12(fit_maps), tf.uint8)
     return result

@@ -18,7 +18,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from neural_body_fitting import configs, constants, evaluation, render
+from neural_body_fitting import constants, evaluation, render
 from neural_body_fitting.serving import crops, graph, handover
 from neural_body_fitting.training import runs
 
@@ -30,25 +30,15 @@ def load_fitting_run(run_dir, body_model=None):
       run_dir: a training run directory (run.json, checkpoints, latent statistics).
       body_model: BodyModel or spec replacing the run's (it must have the same arrays).
     """
-    record = runs.read_record(run_dir)
-    if record is None:
-        raise FileNotFoundError(f"{runs.record_path(run_dir)}: not a fitting run (no run.json)")
-    config = configs.base.config_from_dict(record["config"], runs.record_path(run_dir))
+    config = runs.load_run_config(run_dir, stage="fitting")
     if body_model is not None:
-        config.body_model = body_model
+        config.model.body_model = body_model
     return evaluation.load_run_model(config, run_dir)[0]
 
 
 def load_segmentation_run(run_dir):
     """The segmenter of a segmentation training run, with its latest weights."""
-    record = runs.read_record(run_dir)
-    if record is None:
-        raise FileNotFoundError(f"{runs.record_path(run_dir)}: not a segmentation run "
-                                "(no run.json)")
-    config = configs.base.config_from_dict(record["config"], runs.record_path(run_dir))
-    if config.stage != "segmentation":
-        raise ValueError(f"{runs.record_path(run_dir)}: a {config.stage} run, not a "
-                         "segmentation run")
+    config = runs.load_run_config(run_dir, stage="segmentation")
     return evaluation.load_segmentation_run_model(config, run_dir)
 
 

@@ -1,8 +1,8 @@
-"""The fitting stage (stage 2) for the shared training loop (`training.trainer`).
+"""The fitting task (stage 2) for the shared training loop (`training.trainer`).
 
 Besides model and data, a fitting run owns latent statistics: the mean and
 std of the training split's parameter records, which centre and scale the
-latent. They are computed (or read from `config.latent_stats`) when the run
+latent. They are computed (or read from `config.model.fitting.latent_stats`) when the run
 starts, kept beside the checkpoints (`latent_stats_{mean,std}.npy`) and
 inside them, and a resumed run keeps them unless a deliberate change names
 new ones.
@@ -12,7 +12,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from neural_body_fitting import data, losses, networks
+from neural_body_fitting import data, losses, networks, registries
 from neural_body_fitting.body import layouts
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import encodings, statistics
@@ -20,16 +20,24 @@ from neural_body_fitting.training import runs
 
 
 def latent_statistics(config, split):
-    """(mean [229], std [229]) float64 from config.latent_stats, or computed from `split`.
+    """(mean [229], std [229]) float64 from config.model.fitting.latent_stats, or computed from
+    `split`.
 
-    `config.latent_stats` is a prefix of `<prefix>_mean.npy` / `<prefix>_std.npy`
+    `latent_stats` is a prefix of `<prefix>_mean.npy` / `<prefix>_std.npy`
     and may name the dataset as `{dataset_root}`; empty computes the statistics
     of the training split.
     """
-    if config.latent_stats:
+    prefix = config.model.fitting.latent_stats
+    if prefix:
         return statistics.load_latent_statistics(
-            config.latent_stats.format(dataset_root=config.dataset_root), "config.latent_stats")
-    return data.latent_statistics(split, "absolute" if config.use_absrot else "relative")
+            prefix.format(dataset_root=config.runtime.dataset_root),
+            "config.model.fitting.latent_stats")
+    return data.latent_statistics(split, layouts.rotation_mode(config.model.fitting.use_absrot))
+
+
+def statistics_prefix(model_dir):
+    """Where a fitting run keeps its latent statistics: `<prefix>_{mean,std}.npy`."""
+    return os.path.join(model_dir, "latent_stats")
 
 
 class LatentStatistics(tf.Module):
@@ -42,42 +50,46 @@ class LatentStatistics(tf.Module):
 
 
 class FittingTask:
-    """Model, data, losses and summaries of the fitting network for `Trainer`."""
+    """The fitting network's model, inputs, loss and metrics for `Trainer` (`registries.TASKS`).
 
-    def __init__(self, config, model_dir):
-        self.config = config
-        self.model_dir = model_dir
-        self.body_model = resolve_body_model(config.body_model or None)
-        self.rotation_mode = "absolute" if config.use_absrot else "relative"
-        self.term_names = tuple(config.loss_terms)
+    The static methods read a run (`runs.prepare_run`); the task is then made
+    from the prepared `runs.Run`.
+    """
 
-    def check_data(self, data_identity):
-        runs.check_data_matches_model(data_identity, self.body_model, self.config.num_landmarks)
+    def __init__(self, run):
+        self.run = run
+        self.config = run.config
+        self.term_names = tuple(self.config.loss.terms)
+        self.stats_mean, self.stats_std = run.statistics
+        self.inputs = data.FittingInputs.from_config(self.config, self.stats_mean)
+        self.latent_std = tf.constant(layouts.latent_from_statistics(
+            self.stats_std, self.config.model.fitting.latent_components))
+        # Loaded now: importing inside the traced step would go through AutoGraph.
+        for kind, _ in self.config.loss.terms.values():
+            registries.LOSS_KINDS.get(losses.terms.split_kind(kind)[0])
 
-    def load_data(self, record, changes):
-        """Reads the training split and sets the statistics; returns the number of samples."""
-        config = self.config
-        self.split = data.load_split(config.dataset_root, config.train_split, config.input_type,
-                                     config.skip_bad_samples, config.num_landmarks)
-        # A resumed run keeps the statistics its latent was trained against,
-        # unless a deliberate change names new ones.
-        self.new_statistics = record is None or bool(changes and config.latent_stats)
-        if self.new_statistics:
-            self.stats_mean, self.stats_std = latent_statistics(config, self.split)
-        else:
-            self.stats_mean, self.stats_std = statistics.load_latent_statistics(
-                self._statistics_prefix, f"the run's latent statistics "
-                f"({runs.record_path(self.model_dir)})")
-        self.latent_std = tf.constant(
-            layouts.latent_from_statistics(self.stats_std, config.latent_components))
-        return len(self.split.ids)
+    @staticmethod
+    def resolve_body_model(config):
+        return resolve_body_model(config.model.body_model or None)
 
-    @property
-    def _statistics_prefix(self):
-        return os.path.join(self.model_dir, "latent_stats")
+    @staticmethod
+    def load_split(config):
+        return data.load_split(config.runtime.dataset_root, config.runtime.train_split,
+                               config.data.input_type, config.runtime.skip_bad_samples,
+                               config.data.num_landmarks)
+
+    @staticmethod
+    def run_statistics(config, split, model_dir, record, changes):
+        """((mean, std), whether they are new): a resumed run keeps the statistics its latent
+        was trained against, unless a deliberate change names new ones."""
+        if record is None or bool(changes and config.model.fitting.latent_stats):
+            return latent_statistics(config, split), True
+        return statistics.load_latent_statistics(
+            statistics_prefix(model_dir),
+            f"the run's latent statistics ({runs.record_path(model_dir)})"), False
 
     def build_model(self):
-        return networks.build_fitting_model(self.config, self.stats_mean, self.body_model)
+        return networks.build_fitting_model(self.config, self.stats_mean, self.run.body_model)
 
     def checkpoint_objects(self):
         """What the checkpoint holds besides model and optimizer (made in the strategy scope)."""
@@ -91,38 +103,34 @@ class FittingTask:
         statistics replace the restored ones, in the checkpoint's variables
         and in the model's latent mean.
         """
-        if path and not self.new_statistics and not np.array_equal(
+        prefix = statistics_prefix(self.run.model_dir)
+        if path and not self.run.new_statistics and not np.array_equal(
                 self.statistics.mean.numpy(), self.stats_mean):
             raise ValueError(
                 f"{path}: the latent statistics inside the checkpoint differ from "
-                f"{self._statistics_prefix}_mean.npy; the run directory was changed outside "
-                "the library")
+                f"{prefix}_mean.npy; the run directory was changed outside the library")
         self.statistics.mean.assign(self.stats_mean)
         self.statistics.std.assign(self.stats_std)
-        model.latent_mean.assign(
-            layouts.latent_from_statistics(self.stats_mean, self.config.latent_components))
+        model.latent_mean.assign(layouts.latent_from_statistics(
+            self.stats_mean, self.config.model.fitting.latent_components))
 
     def write_run_files(self):
-        if self.new_statistics:
-            statistics.save_latent_statistics(self._statistics_prefix, self.stats_mean,
-                                              self.stats_std)
+        if self.run.new_statistics:
+            statistics.save_latent_statistics(statistics_prefix(self.run.model_dir),
+                                              self.stats_mean, self.stats_std)
 
-    def make_dataset(self, strategy, skip_steps):
-        config = self.config
-        return data.make_distributed_dataset(
-            strategy, config.batch_size, config.dataset_root, config.train_split,
-            skip_steps=skip_steps, input_type=config.input_type,
-            rotation_mode=self.rotation_mode, latent_mean=self.stats_mean,
-            latent_components=config.latent_components, seed=config.seed,
-            cache=config.cache_inputs, input_size=config.input_size,
-            num_landmarks=config.num_landmarks)
+    def build_inputs(self, input_context, split, batch_size, skip_batches):
+        """One input pipeline's batches of `split` (its shard of the samples)."""
+        return data.make_dataset(split, self.inputs, batch_size, seed=self.config.optim.seed,
+                                 input_context=input_context, skip_batches=skip_batches)
 
-    def loss_terms(self, model, batch):
+    def loss(self, model, batch):
         """({term: loss}, {name: sum over the replica's samples}) of one replica's batch."""
         config = self.config
-        translation = batch["translation"] if config.use_gt_translation else None
+        translation = (batch["translation"] if config.model.fitting.use_gt_translation
+                       else None)
         outputs = model(batch["input"], translation=translation, training=True)
-        terms = losses.loss_terms_values(dict(config.loss_terms), outputs, batch,
+        terms = losses.loss_terms_values(dict(config.loss.terms), outputs, batch,
                                          self.latent_std)
         joints = outputs["joints"]
         joint_error = tf.reduce_sum(tf.norm(joints - tf.cast(batch["joints"], joints.dtype),
@@ -131,10 +139,9 @@ class FittingTask:
         return terms, {"joint_error_sum": joint_error, "joint_count": count}
 
     @staticmethod
-    def finish_metrics(metrics):
-        """Turns the global sums of `loss_terms` into the batch's mean joint error (mm)."""
-        metrics["joint_error_mm"] = 1000 * metrics.pop("joint_error_sum") / max(
-            metrics.pop("joint_count"), 1.0)
+    def metrics(sums):
+        """The batch's mean joint error (mm) from the global sums of `loss`."""
+        return {"joint_error_mm": 1000 * sums["joint_error_sum"] / max(sums["joint_count"], 1.0)}
 
     @staticmethod
     def image_summaries(model, batch):

@@ -12,29 +12,21 @@ it, another body model, or other training data is refused with both values
 named, unless the caller allows changes explicitly (fine-tuning); allowed
 changes are written to the record's history.
 """
+import dataclasses
 import hashlib
 import json
 import os
 import time
 
-from neural_body_fitting import configs
+from neural_body_fitting import configs, registries
 from neural_body_fitting.body import resolve
+from neural_body_fitting.configs import migration
 from neural_body_fitting.data import layout
 from neural_body_fitting.utils import files
 
 RUN_FILE = "run.json"
-FORMAT = 1
-# How a run is driven rather than what it learns: these may differ between
-# the record and a resumed or evaluating command.
-OPERATIONAL_KEYS = frozenset({
-    "dataset_root", "train_split", "eval_split", "cache_inputs", "skip_bad_samples",
-    "max_epochs", "max_steps", "strategy", "xla", "save_freq", "summary_freq",
-    "keep_checkpoints", "image_summaries", "validation_freq"})
-# What defines the network's outputs: an evaluation must use the run's values.
-MODEL_KEYS = frozenset({
-    "stage", "segmenter", "num_classes", "input_type", "input_size", "encoder_type", "bn_decay",
-    "use_absrot", "use_svd", "latent_components", "num_landmarks", "use_gt_translation",
-    "body_model", "latent_stats"})
+# 2: the nested config (0.3); 1: 0.2's flat config, migrated when read.
+FORMAT = 2
 
 
 class RunMismatchError(ValueError):
@@ -46,7 +38,7 @@ def record_path(model_dir):
 
 
 def read_record(model_dir):
-    """The run's record, or None for a directory that has none."""
+    """The run's record (format 2; a 0.2 record migrated), or None for a directory without one."""
     path = record_path(model_dir)
     if not os.path.isfile(path):
         return None
@@ -55,9 +47,32 @@ def read_record(model_dir):
             record = json.load(stream)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not a readable run record ({error})") from error
-    if not isinstance(record, dict) or record.get("format") != FORMAT or "config" not in record:
-        raise ValueError(f"{path}: not a run record of format {FORMAT}")
+    if not isinstance(record, dict) or record.get("format") not in (1, FORMAT) or not isinstance(
+            record.get("config"), dict):
+        raise ValueError(f"{path}: not a run record of format {FORMAT} (or 1)")
+    if record["format"] == 1:
+        record = {**record, "format": FORMAT, "migrated_from_format": 1,
+                  "config": migration.nest_flat_config(record["config"]),
+                  "history": [{**entry, "config": migration.nest_flat_config(entry["config"])}
+                              for entry in record.get("history", [])]}
     return record
+
+
+def load_run_config(model_dir, stage=None):
+    """The config a run was trained with (from its record), checked to be of `stage`.
+
+    Raises FileNotFoundError for a directory without a record, and
+    ValueError, naming the record, for a run of another stage than `stage`
+    (None accepts either) or a record whose config the library cannot read.
+    """
+    record = read_record(model_dir)
+    path = record_path(model_dir)
+    if record is None:
+        raise FileNotFoundError(f"{path}: not a training run (no run record); train first")
+    config = configs.base.config_from_dict(record["config"], path)
+    if stage is not None and config.stage != stage:
+        raise ValueError(f"{path}: a {config.stage} run, not a {stage} run")
+    return config
 
 
 def write_record(model_dir, record):
@@ -95,16 +110,35 @@ def new_record(config, model, data_identity):
             "dataset": data_identity, "history": []}
 
 
-def config_differences(recorded, config, keys=None):
-    """[(key, recorded value, given value)] for keys (default: all but operational) that differ.
+def defines_network(key):
+    """True for a dotted config key that shapes the trained network's outputs.
 
-    A key the record lacks (the run predates it) counts as its default value.
+    Evaluating and serving must use the run's values of these: the stage,
+    the network's input (`data.*`, except the training-time augmentation)
+    and the networks (`model.*`).
     """
-    given = config.to_dict()
-    defaults = configs.default_config().to_dict()
-    candidates = keys if keys is not None else (set(recorded) | set(given)) - OPERATIONAL_KEYS
+    return (key == "stage" or key.startswith("model.")
+            or (key.startswith("data.") and not key.startswith("data.augment.")))
+
+
+def config_differences(recorded, config, selected=None):
+    """[(dotted key, recorded value, given value)] for the keys that differ.
+
+    Compares every key outside the operational groups (`configs.base.
+    OPERATIONAL_GROUPS`), or those for which `selected(key)` is true. A
+    key the record lacks (the run predates it) counts as its default value.
+    """
+    recorded = migration.flatten(recorded)
+    given = migration.flatten(config.to_dict())
+    defaults = migration.flatten(configs.default_config().to_dict())
+
+    def compared(key):
+        if selected is not None:
+            return selected(key)
+        return key.split(".")[0] not in configs.base.OPERATIONAL_GROUPS
+
     differences = []
-    for key in sorted(candidates):
+    for key in sorted(k for k in set(recorded) | set(given) if compared(k)):
         old, new = recorded.get(key, defaults.get(key)), given.get(key)
         if _comparable(old) != _comparable(new):
             differences.append((key, old, new))
@@ -116,7 +150,7 @@ def _comparable(value):
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def check_against_record(record, model_dir, config, model, data_identity=None, keys=None,
+def check_against_record(record, model_dir, config, model, data_identity=None, selected=None,
                          allow_changes=False):
     """Compares a command with the run's record; returns the list of changes (strings).
 
@@ -125,7 +159,7 @@ def check_against_record(record, model_dir, config, model, data_identity=None, k
     """
     where = record_path(model_dir)
     changes = [f"config.{key}: the run has {old!r}, this command {new!r}"
-               for key, old, new in config_differences(record["config"], config, keys)]
+               for key, old, new in config_differences(record["config"], config, selected)]
     body, recorded_body = body_model_identity(model), record["body_model"]
     if body is not None and recorded_body is not None and (
             body["fingerprint"] != recorded_body["fingerprint"]):
@@ -156,11 +190,11 @@ def check_data_matches_model(data_identity, model, num_landmarks):
     if count is not None and count != num_landmarks:
         raise RunMismatchError(
             f"{os.path.join(root, 'dataset.json')}: the data has {count} landmarks, the config "
-            f"expects {num_landmarks} (config.num_landmarks)")
+            f"expects {num_landmarks} (config.data.num_landmarks)")
 
 
 def check_run_for_model(model_dir, config, body_model, allow_changes=False):
-    """Checks that `config` builds the network trained in `model_dir` (its MODEL_KEYS).
+    """Checks that `config` builds the network trained in `model_dir` (`defines_network`).
 
     Raises FileNotFoundError when `model_dir` holds no run record, and
     RunMismatchError as `check_against_record` does.
@@ -169,5 +203,58 @@ def check_run_for_model(model_dir, config, body_model, allow_changes=False):
     if record is None:
         raise FileNotFoundError(f"{record_path(model_dir)}: not a training run (no run "
                                 "record); train first")
-    return check_against_record(record, model_dir, config, body_model, keys=MODEL_KEYS,
+    return check_against_record(record, model_dir, config, body_model, selected=defines_network,
                                 allow_changes=allow_changes)
+
+
+@dataclasses.dataclass
+class Run:
+    """A training run's inputs, read and checked once by `prepare_run`.
+
+    Attributes:
+      config: the validated config.
+      model_dir: the run directory.
+      record: the run's record: the existing one, or None for a new run.
+      changes: the differences from the record that the command allowed.
+      body_model: the body model (None for a segmentation run).
+      data_identity: `dataset_identity` of the training split.
+      split: the loaded training split (`data.Split`, `data.segmentation.SegmentationSplit`).
+      statistics: a fitting run's latent statistics (mean [229], std [229])
+        float64, else None.
+      new_statistics: True if `statistics` were computed or read now, to be
+        kept with the run; False if they are the run's own.
+    """
+
+    config: object
+    model_dir: str
+    record: dict
+    changes: list
+    body_model: object
+    data_identity: dict
+    split: object
+    statistics: tuple = None
+    new_statistics: bool = False
+
+
+def prepare_run(config, model_dir, allow_changes=False):
+    """Validates `config` and reads the run in `model_dir` (new or existing), writing nothing.
+
+    The stage's task (`registries.TASKS`) resolves the body model, loads
+    the training split (skipping bad samples with
+    `config.runtime.skip_bad_samples`) and gives the latent statistics.
+    Raises RunMismatchError where the command contradicts the run's record,
+    unless `allow_changes`.
+    """
+    config = configs.validate(config)
+    task = registries.TASKS.get(config.stage, "config.stage")
+    body_model = task.resolve_body_model(config)
+    identity = dataset_identity(config.runtime.dataset_root, config.runtime.train_split)
+    if body_model is not None:
+        check_data_matches_model(identity, body_model, config.data.num_landmarks)
+    record = read_record(model_dir)
+    changes = [] if record is None else check_against_record(
+        record, model_dir, config, body_model, identity, allow_changes=allow_changes)
+    split = task.load_split(config)
+    statistics, new_statistics = task.run_statistics(config, split, model_dir, record, changes)
+    return Run(config, model_dir, record, changes, body_model, identity, split, statistics,
+               new_statistics)

@@ -1,7 +1,8 @@
-"""The segmentation stage (stage 1) for the shared training loop (`training.trainer`).
+"""The segmentation task (stage 1) for the shared training loop (`training.trainer`).
 
-The segmenter (`config.segmenter`) learns `config.num_classes` part classes
-from the images and label maps of `data.segmentation`, augmented on the fly,
+The segmenter (`config.model.segmenter.network`) learns
+`config.model.segmenter.num_classes` part classes from the images and label
+maps of `data.segmentation`, augmented on the fly,
 with the softmax cross-entropy of `losses.segmentation` (weight decay is
 added by the loop). Per step it reports the batch's pixel accuracy; its
 TensorBoard images show input, ground truth and prediction side by side.
@@ -14,15 +15,14 @@ from neural_body_fitting import constants
 from neural_body_fitting.data import encodings
 from neural_body_fitting.data import segmentation as segmentation_data
 from neural_body_fitting.losses import segmentation as segmentation_losses
-from neural_body_fitting.networks import construction
 from neural_body_fitting.networks import segmentation as segmenters
 
 
 def augmentation_ranges(config):
     """The `data.augment` ranges of a config."""
-    return {"flip_probability": config.augment_flip_probability,
-            "scale_range": tuple(config.augment_scale_range),
-            "max_rotation_degrees": config.augment_max_rotation}
+    return {"flip_probability": config.data.augment.flip_probability,
+            "scale_range": tuple(config.data.augment.scale_range),
+            "max_rotation_degrees": config.data.augment.max_rotation}
 
 
 def colour_parts(labels, num_classes):
@@ -45,32 +45,32 @@ def summary_panels(images, labels, predicted, num_classes):
 
 
 class SegmentationTask:
-    """Model, data, loss and summaries of the segmenter for `Trainer`."""
+    """The segmenter's model, inputs, loss and metrics for `Trainer` (`registries.TASKS`)."""
 
     term_names = segmentation_losses.TERMS
-    body_model = None
 
-    def __init__(self, config, model_dir):
-        self.config = config
-        self.model_dir = model_dir
+    def __init__(self, run):
+        self.run = run
+        self.config = run.config
 
-    def check_data(self, data_identity):
-        del data_identity  # Any dataset with images and label maps will do.
+    @staticmethod
+    def resolve_body_model(config):
+        del config  # A segmentation run uses no body model.
 
-    def load_data(self, record, changes):
-        """Reads and checks the training split; returns the number of samples."""
-        del record, changes
-        self.split = segmentation_data.load_segmentation_split(
-            self.config.dataset_root, self.config.train_split, self.config.skip_bad_samples)
-        return len(self.split.ids)
+    @staticmethod
+    def load_split(config):
+        """Reads and checks the training split (any dataset with images and label maps)."""
+        return segmentation_data.load_segmentation_split(
+            config.runtime.dataset_root, config.runtime.train_split,
+            config.runtime.skip_bad_samples)
+
+    @staticmethod
+    def run_statistics(config, split, model_dir, record, changes):
+        del config, split, model_dir, record, changes
+        return None, False  # The segmenter has no latent.
 
     def build_model(self):
-        """The segmenter, its initial weights set by `config.seed` (no global state changes)."""
-        config = self.config
-        with construction.seeded(config.seed), construction.dtype_policy(
-                "mixed_float16" if config.mixed_precision else None):
-            return segmenters.build_segmentation_model(config.segmenter, config.input_size,
-                                                       config.num_classes, config.bn_decay)
+        return segmenters.build_segmenter(self.config)
 
     @staticmethod
     def checkpoint_objects():
@@ -82,14 +82,16 @@ class SegmentationTask:
     def write_run_files(self):
         pass  # The run record says everything.
 
-    def make_dataset(self, strategy, skip_steps):
+    def build_inputs(self, input_context, split, batch_size, skip_batches):
+        """One input pipeline's augmented batches of `split` (its shard of the samples)."""
         config = self.config
-        return segmentation_data.make_distributed_segmentation_dataset(
-            strategy, config.batch_size, self.split, skip_steps=skip_steps,
-            input_size=config.input_size, num_classes=config.num_classes, seed=config.seed,
-            augmentation=augmentation_ranges(config), cache=config.cache_inputs)
+        return segmentation_data.make_segmentation_dataset(
+            split, batch_size, input_size=config.data.input_size,
+            num_classes=config.model.segmenter.num_classes, seed=config.optim.seed,
+            augmentation=augmentation_ranges(config), skip_batches=skip_batches,
+            cache=config.runtime.cache_inputs, input_context=input_context)
 
-    def loss_terms(self, model, batch):
+    def loss(self, model, batch):
         """({'cross_entropy': loss}, pixel sums) of one replica's batch."""
         logits = model(batch["image"], training=True)
         loss = segmentation_losses.cross_entropy(logits, batch["labels"])
@@ -99,14 +101,14 @@ class SegmentationTask:
         return {"cross_entropy": loss}, {"correct_pixels": correct, "pixel_count": count}
 
     @staticmethod
-    def finish_metrics(metrics):
-        """Turns the global pixel sums into the batch's pixel accuracy."""
-        metrics["pixel_accuracy"] = metrics.pop("correct_pixels") / max(
-            metrics.pop("pixel_count"), 1.0)
+    def metrics(sums):
+        """The batch's pixel accuracy from the global pixel sums of `loss`."""
+        return {"pixel_accuracy": sums["correct_pixels"] / max(sums["pixel_count"], 1.0)}
 
     def image_summaries(self, model, batch):
         """Input, ground truth and prediction (inference mode) of up to 3 samples."""
         images = batch["image"][:3]
         predicted = tf.argmax(model(images, training=False), axis=-1, output_type=tf.int32)
         tf.summary.image("input_truth_prediction", summary_panels(
-            images, batch["labels"][:3], predicted, self.config.num_classes), max_outputs=3)
+            images, batch["labels"][:3], predicted, self.config.model.segmenter.num_classes),
+            max_outputs=3)

@@ -1,24 +1,35 @@
 """Training either stage: one custom loop under a tf.distribute strategy.
 
-A stage (`config.stage`: `training.fitting` for the fitting network,
-`training.segmentation` for the part segmenter) supplies the model, the
-input pipeline, the loss terms, the per-step metrics and the image
-summaries; everything else is shared. `Trainer` builds the strategy, the
-stage's model, Adam (beta1 `config.beta1`) with the
-configured learning-rate policy, a checkpoint of model and optimizer (its
-iteration count is the step) and the input pipeline (positioned after the
-batches already trained on), then runs `train(max_steps)`:
+`Trainer(config, model_dir)` does, in this order:
 
-- the gradient step is a `tf.function` (XLA with `config.xla`); each replica
-  scales its loss by the global number of contributing samples, so gradients
-  do not depend on how the batch is split;
+1. builds the strategy (`config.runtime.strategy`; a multi-worker strategy
+   must exist before TensorFlow runs any op);
+2. `runs.prepare_run`: validates the config, checks it against the run's
+   record, loads the training split once and gives the statistics;
+3. makes the stage's task (`registries.TASKS[config.stage]`) from that run;
+   in the strategy's scope: `task.build_model()`, Adam (beta1
+   `config.optim.beta1`) with the configured learning-rate policy, and a
+   checkpoint of model, optimizer (its iteration count is the step) and
+   `task.checkpoint_objects()`;
+4. restores the latest checkpoint and calls `task.after_restore`;
+5. only then writes the run directory (`task.write_run_files()`, the record);
+6. builds the input pipelines, `task.build_inputs(input_context, split, ...)`
+   per pipeline, positioned after the batches already trained on.
+
+`train(max_steps)` then runs the loop:
+
+- the gradient step is a `tf.function` (XLA with `config.runtime.xla`) of
+  `task.loss`; each replica scales its loss by the global number of
+  contributing samples, so gradients do not depend on how the batch is split;
+- `task.metrics` turns the step's global sums into its metrics;
 - `tf.train.CheckpointManager` saves every `save_freq` steps and at the end;
   a new Trainer on the same directory resumes from the latest checkpoint;
 - SIGINT saves a checkpoint and stops; a non-finite loss stops with an error
   and keeps the last good checkpoint;
-- TensorBoard summaries (losses, learning rate, the stage's batch metrics
-  and images), a tqdm progress bar and a log file in the model directory.
+- TensorBoard summaries (losses, learning rate, the task's batch metrics
+  and `task.image_summaries`), a tqdm progress bar and a log file.
 """
+import functools
 import os
 import signal
 import time
@@ -41,28 +52,42 @@ def build_strategy(name):
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"config.strategy: unknown '{name}'")
+    raise ValueError(f"config.runtime.strategy: unknown '{name}'")
 
 
 def learning_rate(config, max_steps):
     """The configured schedule: poly (power 0.9 to 0 over all steps), step or constant."""
-    if config.lr_policy == "poly":
-        return keras.optimizers.schedules.PolynomialDecay(config.lr, max(max_steps, 1), 0.0,
-                                                          power=config.lr_power)
-    if config.lr_policy == "step":
-        return keras.optimizers.schedules.ExponentialDecay(config.lr, config.lr_step_size,
-                                                           config.lr_gamma, staircase=True)
-    return config.lr
+    if config.optim.lr_policy == "poly":
+        return keras.optimizers.schedules.PolynomialDecay(config.optim.lr, max(max_steps, 1), 0.0,
+                                                          power=config.optim.lr_power)
+    if config.optim.lr_policy == "step":
+        return keras.optimizers.schedules.ExponentialDecay(
+            config.optim.lr, config.optim.lr_step_size, config.optim.lr_gamma, staircase=True)
+    return config.optim.lr
+
+
+def distributed_inputs(strategy, build_inputs, global_batch_size, skip_steps=0):
+    """Per-replica batches of `global_batch_size` in all, each input pipeline its own shard.
+
+    `build_inputs(input_context, batch_size=..., skip_batches=...)` makes one
+    pipeline's dataset; the first `skip_steps` training steps' batches are
+    skipped (to resume).
+    """
+    def dataset_fn(input_context):
+        batch = input_context.get_per_replica_batch_size(global_batch_size)
+        # Each step takes one batch per replica that this pipeline feeds.
+        per_step = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        return build_inputs(input_context, batch_size=batch,
+                            skip_batches=skip_steps * per_step)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 class Trainer:
-    """Owns the model, optimizer, data and checkpoints of one training run.
+    """Owns the model, optimizer, data and checkpoints of one training run (see the module).
 
-    What is trained comes from the stage named by `config.stage`
-    (`training.fitting.FittingStage`, `training.segmentation.SegmentationStage`):
-    its model, input pipeline, loss terms, per-step metrics, image summaries
-    and any extra state to checkpoint. Attributes the trainer does not have
-    are the stage's (a fitting run's `stats_mean`, the training `split`).
+    Attributes: `config`, `model_dir`, `run` (`runs.Run`), `task`, `strategy`,
+    `model`, `optimizer`, `manager` (the checkpoints), `max_steps`.
     """
 
     def __init__(self, config, model_dir, strategy=None, progress=True, allow_run_changes=False):
@@ -76,58 +101,59 @@ class Trainer:
         self.config = configs.validate(config)
         self.model_dir = model_dir
         self.progress = progress
-        # First: a multi-worker strategy must exist before TensorFlow runs any op.
-        self.strategy = strategy or build_strategy(config.strategy)
-        self.stage = registries.TASKS.get(config.stage, "config.stage")(config, model_dir)
-        record = runs.read_record(model_dir)
-        data_identity = runs.dataset_identity(config.dataset_root, config.train_split)
-        self.stage.check_data(data_identity)
-        changes = []
-        if record is not None:
-            changes = runs.check_against_record(record, model_dir, config, self.stage.body_model,
-                                                data_identity, allow_changes=allow_run_changes)
-        num_samples = self.stage.load_data(record, changes)
-        steps_per_epoch = max(num_samples // config.batch_size, 1)
-        self.max_steps = config.max_steps or config.max_epochs * steps_per_epoch
+        self.strategy = strategy or build_strategy(config.runtime.strategy)
+        self.run = runs.prepare_run(config, model_dir, allow_changes=allow_run_changes)
+        self.task = registries.TASKS.get(config.stage)(self.run)
+        steps_per_epoch = max(len(self.run.split.ids) // config.optim.batch_size, 1)
+        self.max_steps = (config.runtime.max_steps
+                          or config.runtime.max_epochs * steps_per_epoch)
         with self.strategy.scope():
-            self.model = self.stage.build_model()
+            self.model = self.task.build_model()
             optimizer = keras.optimizers.Adam(learning_rate(config, self.max_steps),
-                                              beta_1=config.beta1)
-            if config.mixed_precision:
+                                              beta_1=config.optim.beta1)
+            if config.optim.mixed_precision:
                 optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
             self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                                  **self.stage.checkpoint_objects())
+                                                  **self.task.checkpoint_objects())
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
-                                                  max_to_keep=config.keep_checkpoints)
-        self.stage.after_restore(self.model,
-                                 checkpoints.restore_latest(self.checkpoint, self.manager))
-        # Only now, with everything checked, is the run directory written.
-        is_new = record is None
-        if is_new:
-            record = runs.new_record(config, self.stage.body_model, data_identity)
-        elif changes:
-            logging.warning("Resuming %s with changes:\n  %s", model_dir, "\n  ".join(changes))
-            record["history"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                      "step": self.step, "changes": changes,
-                                      "config": config.to_dict()})
-        self.stage.write_run_files()
-        if is_new or changes:
-            runs.write_record(model_dir, record)
-        # The data position is not in the checkpoint (distributed iterators are
-        # not checkpointable): the seeded pipeline skips the batches already seen.
-        self.dataset = self.stage.make_dataset(self.strategy, self.step)
+                                                  max_to_keep=config.runtime.keep_checkpoints)
+        self.task.after_restore(self.model,
+                                checkpoints.restore_latest(self.checkpoint, self.manager))
+        self._write_run()
+        self.dataset = self._distributed_inputs()
         self.iterator = iter(self.dataset)
         self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
-        self._train_step = tf.function(self._distributed_step, jit_compile=config.xla)
+        self._train_step = tf.function(self._distributed_step, jit_compile=config.runtime.xla)
         self._stop_requested = False
 
-    def __getattr__(self, name):
-        stage = self.__dict__.get("stage")
-        if stage is None:
-            raise AttributeError(name)
-        return getattr(stage, name)
+    def _write_run(self):
+        """Only now, with everything checked, is the run directory written."""
+        run = self.run
+        self.task.write_run_files()
+        if run.record is None:
+            runs.write_record(self.model_dir, runs.new_record(self.config, run.body_model,
+                                                              run.data_identity))
+        elif run.changes or run.record.get("migrated_from_format"):
+            if run.changes:
+                logging.warning("Resuming %s with changes:\n  %s", self.model_dir,
+                                "\n  ".join(run.changes))
+            else:
+                logging.info("Resuming %s: its record is rewritten in format %d",
+                             self.model_dir, runs.FORMAT)
+            record = dict(run.record)
+            record["history"] = record["history"] + [{
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "step": self.step,
+                "changes": run.changes, "config": self.config.to_dict()}]
+            runs.write_record(self.model_dir, record)
+
+    def _distributed_inputs(self):
+        # The data position is not in the checkpoint (distributed iterators are
+        # not checkpointable): the seeded pipelines skip the batches already seen.
+        return distributed_inputs(
+            self.strategy, functools.partial(self.task.build_inputs, split=self.run.split),
+            self.config.optim.batch_size, skip_steps=self.step)
 
     @property
     def step(self):
@@ -136,20 +162,22 @@ class Trainer:
     def _replica_step(self, batch):
         config = self.config
         with tf.GradientTape() as tape:
-            terms, sums = self.stage.loss_terms(self.model, batch)
-            decay = losses.weight_decay(self.model, config.weight_decay) / float(
+            terms, sums = self.task.loss(self.model, batch)
+            decay = losses.weight_decay(self.model, config.loss.weight_decay) / float(
                 self.strategy.num_replicas_in_sync)
             total = tf.add_n(list(terms.values())) + decay
-            scaled = self.optimizer.scale_loss(total) if config.mixed_precision else total
+            scaled = self.optimizer.scale_loss(total) if config.optim.mixed_precision else total
         variables = self.model.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        return {"loss": total, "weight_decay": decay, **terms, **sums}
+        return {"loss": total, "weight_decay": decay, **terms}, sums
 
     def _distributed_step(self, batch):
+        """({'loss', 'weight_decay', term: value}, the task's sums), summed over the replicas."""
         per_replica = self.strategy.run(self._replica_step, args=(batch,))
-        return {key: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                for key, value in per_replica.items()}
+        return tf.nest.map_structure(
+            lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
+            per_replica)
 
     def _request_stop(self, signum, frame):
         del signum, frame
@@ -174,22 +202,22 @@ class Trainer:
                 batch = next(self.iterator)
                 # Strings (ids, paths) stay outside the step, which XLA may compile.
                 numeric = {k: v for k, v in batch.items() if k not in ("id", "path")}
-                metrics = {key: float(value) for key, value in self._train_step(numeric).items()}
+                step_losses, sums = tf.nest.map_structure(float, self._train_step(numeric))
+                metrics = {**step_losses, **self.task.metrics(sums)}
                 if not np.isfinite(metrics["loss"]):
                     raise FloatingPointError(
                         f"training stopped: the loss became non-finite at step {self.step} "
                         f"({metrics}); the last good checkpoint is kept: "
                         f"{self.manager.latest_checkpoint}")
-                self.stage.finish_metrics(metrics)
                 step = self.step
                 if on_step is not None:
                     on_step(step, metrics)
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-                if step % config.summary_freq == 0 or step == max_steps:
+                if step % config.runtime.summary_freq == 0 or step == max_steps:
                     self._summaries(step, metrics, batch)
                     logging.info("step %d: %s", step, metrics)
-                if step % config.save_freq == 0:
+                if step % config.runtime.save_freq == 0:
                     self.save()
                 if self._stop_requested:
                     logging.info("Interrupted: saving at step %d", step)
@@ -205,12 +233,12 @@ class Trainer:
     def _summaries(self, step, metrics, batch):
         lr = self.optimizer.learning_rate
         with self.writer.as_default(step=step):
-            loss_keys = {"loss", "weight_decay", *self.stage.term_names}
+            loss_keys = {"loss", "weight_decay", *self.task.term_names}
             for key, value in metrics.items():
                 tf.summary.scalar(f"loss/{key}" if key in loss_keys else f"metrics/{key}", value)
             tf.summary.scalar("learning_rate", float(lr.numpy() if hasattr(lr, "numpy") else lr))
-            if self.config.image_summaries:
+            if self.config.runtime.image_summaries:
                 local = {key: self.strategy.experimental_local_results(value)[0]
                          for key, value in batch.items()}
-                self.stage.image_summaries(self.model, local)
+                self.task.image_summaries(self.model, local)
         self.writer.flush()

@@ -14,7 +14,11 @@ import importlib
 
 
 class UnknownNameError(ValueError):
-    """A name that a registry does not hold."""
+    """A name that a registry does not hold; `headline` is the message without the known list."""
+
+    def __init__(self, headline, known):
+        super().__init__(f"{headline} Known: {', '.join(known)}.")
+        self.headline = headline
 
 
 def did_you_mean(name, known, synonyms=None):
@@ -68,10 +72,10 @@ class Registry:
         """`name` if registered, else UnknownNameError naming `where` (default: the kind)."""
         if name in self._entries:
             return name
+        suggestion = did_you_mean(name, self._entries, self._synonyms)
         raise UnknownNameError(
-            f"{where or self.kind}: unknown {self.kind} '{name}'"
-            f"{did_you_mean(name, self._entries, self._synonyms) or '.'} Known: "
-            f"{', '.join(self._entries)}.")
+            f"{where or self.kind}: unknown {self.kind} '{name}'{suggestion or '.'}",
+            self._entries)
 
     def get(self, name, where=None):
         """The implementation registered as `name` (imported now if it was a string)."""
