@@ -13,7 +13,7 @@ def _requirements():
 
 setup(
     name="neural_body_fitting",
-    version="0.2.0",
+    version="0.3.0.dev0",
     description="Neural Body Fitting (Omran et al., 3DV 2018) in TensorFlow 2",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",

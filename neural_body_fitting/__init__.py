@@ -8,7 +8,9 @@
 Subpackages, in the order data flows through them (each imports only from
 those before it; `tests/test_architecture.py` checks it):
 
-  utils, constants   atomic writes, image files; the facts of SMPL and the original
+  utils, constants   atomic writes, image files, the registry helper; the facts of
+                     SMPL and the original
+  registries         the named parts a config chooses (encoders, segmenters, tasks, ...)
   geometry           rotations, mirroring, the camera
   body               model files, the synthetic model, the SMPL layer, pose prior, layouts
   render             label maps, colour maps and shaded overlays
@@ -27,12 +29,13 @@ body model do not import TensorFlow.
 """
 from neural_body_fitting.utils import lazy
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("body", "configs", "constants", "data", "evaluation", "geometry", "losses",
-                "networks", "porting", "render", "serving", "training", "utils"),
+                "networks", "porting", "registries", "render", "serving", "training",
+                "utils"),
     exports={
         "body": ("BodyModel", "SMPL", "load_body_model", "resolve_body_model",
                  "save_body_model", "synthetic_body_model"),

@@ -183,7 +183,8 @@ def test_an_unknown_override_is_one_line_naming_the_closest_key(tmp_path):
          "--config.save_frq=5"], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "train.py: --config.save_frq: unknown config key 'save_frq'; did you mean 'save_freq'?"]
+        "train.py: --config.save_frq: unknown config key 'save_frq'; "
+        "did you mean 'runtime.save_freq'?"]
 
 
 def truncate_latest(run_dir):

@@ -38,11 +38,11 @@ def test_the_largest_part_baseline_fills_the_true_silhouette_with_one_part():
 
 
 def test_a_segmentation_run_that_is_not_one_is_refused_naming_it(tmp_path):
-    with pytest.raises(command.RequestError, match=r"run\.json does not exist"):
+    with pytest.raises(command.RequestError, match=r"run\.json: not a training run"):
         command.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
     (tmp_path / "run.json").write_text(json.dumps(
         {"format": 1, "config": {"stage": "fitting"}}))
-    with pytest.raises(command.RequestError, match="is a fitting run"):
+    with pytest.raises(command.RequestError, match="a fitting run, not a segmentation run"):
         command.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
 
 

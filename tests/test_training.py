@@ -197,12 +197,12 @@ def test_latent_with_translation_trains_and_evaluates(root, tmp_path):
     assert all(np.isfinite(row["mean_recon_err"]) for row in rows)
     assert os.listdir(os.path.join(run_dir, "validation"))
     # The latent's translation is the translation's x and y, centred like the rest.
-    batch = a_batch(root, latent_components="betas,pose,trans", latent_mean=trainer.stats_mean)
+    stats_mean = trainer.run.statistics[0]
+    batch = a_batch(root, latent_components="betas,pose,trans", latent_mean=stats_mean)
     np.testing.assert_allclose(batch["latent"][:, 226:],
-                               batch["translation"][:, :2] - trainer.stats_mean[226:228],
-                               atol=1e-5)
+                               batch["translation"][:, :2] - stats_mean[226:228], atol=1e-5)
     outputs = trainer.model(batch["input"])
-    full = outputs["latent"][:, 226:] + trainer.stats_mean[226:228]
+    full = outputs["latent"][:, 226:] + stats_mean[226:228]
     np.testing.assert_allclose(outputs["translation"][:, :2], full, atol=1e-5)
     np.testing.assert_allclose(outputs["translation"][:, 2], 20.3, atol=1e-5)
     summary = evaluation.run_evaluation(config, run_dir, "val")

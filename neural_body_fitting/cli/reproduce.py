@@ -257,7 +257,7 @@ def find_identical_run(output_dir, config, steps, run_dir):
         with open(path) as stream:
             result = json.load(stream)
         differences = runs.config_differences(record["config"], config,
-                                              keys=set(record["config"]) | set(config))
+                                              selected=lambda key: True)
         if (not differences and result.get("steps") == steps
                 and record["dataset"].get("fingerprint") == data["fingerprint"]):
             return candidate
