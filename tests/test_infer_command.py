@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from serving_helpers import person_image
 
-from neural_body_fitting import render, serving
+from neural_body_fitting import serving
+from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import outputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +26,7 @@ def part_map_folder(folder):
     """Good part maps (colours, RGBA, a label map) and bad files of every kind."""
     folder.mkdir()
     labels = np.kron(np.random.default_rng(0).integers(0, 13, (28, 28)), np.ones((8, 8), int))
-    colours = render.colourise(labels)[..., ::-1]  # OpenCV writes BGR.
+    colours = encodings.colourise(labels)[..., ::-1]  # OpenCV writes BGR.
     write(folder / "good.png", colours)
     write(folder / "rgba.png", np.concatenate([colours, np.full_like(colours[..., :1], 255)], -1))
     write(folder / "labels.png", labels.astype(np.uint8))

@@ -13,7 +13,7 @@ training starts, or skipped and counted with `skip_bad_samples=True`.
                          landmarks; 24 needs a dataset written with 24 landmarks)
   'rgb'                  the 512 crop resized bilinearly
 
-All inputs are 224 x 224 x 3 in [-1, 1] (x * 2/255 - 1); maps are resized
+All inputs are 224 x 224 x 3 in [-1, 1] (`encodings.scale_input`); maps are resized
 with nearest neighbour. Each element is a dict: 'id', 'path', 'input',
 'latent' (the latent record of `body.layouts` minus the statistics' mean),
 'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
@@ -102,14 +102,9 @@ def check_input_png(path, file_kind):
         _check_labels(path, images.read_label_map(path))
 
 
-def _colour_keys(colours):
-    """uint8 RGB [..., 3] -> one integer per colour, to compare colours in one step."""
-    colours = colours.astype(np.uint32)
-    return (colours[..., 0] << 16) | (colours[..., 1] << 8) | colours[..., 2]
-
-
 def _check_colours(path, colour_map):
-    foreign = ~np.isin(_colour_keys(colour_map), _colour_keys(constants.PART_COLOURS))
+    foreign = ~np.isin(encodings.colour_codes(colour_map),
+                       encodings.colour_codes(constants.PART_COLOURS))
     if foreign.any():
         row, col = np.unravel_index(np.argmax(foreign), foreign.shape)
         raise ValueError(f"{path}: colour {tuple(int(c) for c in colour_map[row, col])} at "
@@ -208,32 +203,6 @@ def _statistics_records(split, rotation_mode):
                                      split.params[:, layouts.TRANSLATION])
 
 
-def _joint_map(joints_2d, size=constants.FIT_SIZE, radius=3.0):
-    """TF version of `encodings.draw_joint_map`: [L, 2] -> uint8 [size, size, 3]."""
-    colours = tf.constant(encodings.joint_colours(joints_2d.shape[0]), tf.float32)
-    centres = tf.range(size, dtype=tf.float32) + 0.5
-    dx = centres[None, None, :] - tf.cast(joints_2d[:, 0], tf.float32)[:, None, None]
-    dy = centres[None, :, None] - tf.cast(joints_2d[:, 1], tf.float32)[:, None, None]
-    inside = tf.cast(dx * dx + dy * dy <= radius * radius, tf.float32)  # [L, H, W]
-    # The last joint drawn wins where discs overlap, as in the NumPy drawing.
-    order = tf.range(1, joints_2d.shape[0] + 1, dtype=tf.float32)[:, None, None]
-    winner = tf.argmax(inside * order, axis=0)
-    image = tf.gather(colours, winner) * tf.reduce_max(inside, axis=0)[..., None]
-    return tf.cast(image, tf.uint8)
-
-
-def decolourise_12(colour_map):
-    """TF: 12-part colour maps uint8 [..., H, W, 3] -> labels int64 [..., H, W].
-
-    Exact table colours only; any other colour reads as the background.
-    """
-    table = constants.PART_COLOURS.astype(np.int32)
-    keys = tf.constant(table[:, 0] * 65536 + table[:, 1] * 256 + table[:, 2])
-    pixels = tf.cast(colour_map, tf.int32)
-    pixel_keys = pixels[..., 0] * 65536 + pixels[..., 1] * 256 + pixels[..., 2]
-    return tf.argmax(tf.cast(pixel_keys[..., None] == keys, tf.int32), axis=-1)
-
-
 def decode_png(path, channels):
     """tf.io.decode_png of a file, failing with the file's name if it is no PNG or cut short.
 
@@ -265,18 +234,16 @@ def _input_builder(input_type, has_labels):
         return lambda path, _: tf.cast(tf.image.resize(
             decode_png(path, 3), size), tf.uint8)
     if kind == "joints":
-        return lambda _, joints_2d: _joint_map(joints_2d)
-    colours = tf.constant(encodings.colour_table(count))
+        return lambda _, joints_2d: encodings.draw_joint_map_tf(joints_2d)
     if count == 12:
         return lambda path, _: nearest(decode_png(path, 3))
     if has_labels:
-        lookup = tf.constant(encodings.part_lookup(count), tf.int32)
-        return lambda path, _: tf.gather(colours, tf.gather(lookup, tf.cast(nearest(
-            decode_png(path, 1))[..., 0], tf.int32)))
+        return lambda path, _: encodings.encode_labels_tf(nearest(decode_png(path, 1))[..., 0],
+                                                          count)
     # Data prepared by the original code: regroup the 12-part colour map.
     from_12 = tf.constant(encodings.part_lookup(count)[_first_24_label_of_each_12()], tf.int32)
-    return lambda path, _: tf.gather(colours, tf.gather(from_12, decolourise_12(nearest(
-        decode_png(path, 3)))))
+    return lambda path, _: encodings.colourise_tf(tf.gather(from_12, encodings.decolourise_tf(
+        nearest(decode_png(path, 3)))), encodings.colour_table(count))
 
 
 def _first_24_label_of_each_12():
@@ -354,7 +321,7 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
         ds = shuffled(ds) if shuffle else ds
         ds = (ds.repeat() if repeat else ds).skip(skipped)
         ds = ds.map(add_input, **decode)
-    ds = ds.map(lambda e: {**e, "input": tf.cast(e["input"], tf.float32) * (2.0 / 255.0) - 1.0},
+    ds = ds.map(lambda e: {**e, "input": encodings.scale_input_tf(e["input"])},
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     if cache:

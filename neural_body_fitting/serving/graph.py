@@ -16,7 +16,7 @@ Every function returns a dict of tensors, per person:
 import tensorflow as tf
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.data import pipeline
+from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import handover
 
 
@@ -48,7 +48,7 @@ def fit(model, colour_maps, return_vertices=False):
     fit_maps = handover.resize_nearest(colour_maps, constants.FIT_SIZE)
     inputs = handover.fitting_input(fit_maps, model.options["input_size"])
     result = body_outputs(model, inputs, return_vertices)
-    result["part_labels"] = tf.cast(pipeline.decolourise_12(fit_maps), tf.uint8)
+    result["part_labels"] = tf.cast(encodings.decolourise_tf(fit_maps), tf.uint8)
     return result
 
 
@@ -75,6 +75,6 @@ def segment(segmenter, images):
 def segment_fit(segmenter, model, images, return_vertices=False):
     """Both stages on uint8 crops [B, 512, 512, 3]: labels -> colours -> thumbnail -> fit."""
     labels = segment(segmenter, images)
-    result = fit(model, handover.colour_labels(labels), return_vertices)
+    result = fit(model, encodings.colourise_tf(labels), return_vertices)
     result["part_labels"] = tf.cast(labels, tf.uint8)
     return result

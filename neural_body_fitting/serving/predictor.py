@@ -18,7 +18,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from neural_body_fitting import configs, constants, evaluation, render
+from neural_body_fitting import configs, constants, evaluation
+from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import crops, graph, handover
 from neural_body_fitting.training import runs
 
@@ -56,7 +57,7 @@ def _as_colour_maps(part_maps):
     """Colour maps uint8 [B, n, n, 3], or label maps [B, n, n] coloured with the part colours."""
     part_maps = np.asarray(part_maps)
     if part_maps.ndim == 3:
-        part_maps = render.colourise(part_maps)
+        part_maps = encodings.colourise(part_maps)
     if part_maps.ndim != 4 or part_maps.shape[1] != part_maps.shape[2] or part_maps.shape[3] != 3:
         raise ValueError("part maps must be square colour maps [B, n, n, 3] or label maps "
                          f"[B, n, n], got shape {list(part_maps.shape)}")

@@ -28,7 +28,7 @@ def augmentation_ranges(config):
 def colour_parts(labels, num_classes):
     """Class map int [..., H, W] -> float32 RGB [..., H, W, 3] in 0..1 (the parts' colours)."""
     table = encodings.colour_table(encodings.granularity_of_classes(num_classes))
-    return tf.gather(tf.constant(table, tf.float32) / 255.0, labels)
+    return tf.cast(encodings.colourise_tf(labels, table), tf.float32) / 255.0
 
 
 def summary_panels(images, labels, predicted, num_classes):
