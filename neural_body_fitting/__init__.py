@@ -10,7 +10,7 @@ those before it; `tests/test_architecture.py` checks it):
 
   utils, constants   atomic writes, image files; the facts of SMPL and the original
   geometry           rotations, mirroring, the camera
-  body               model files, the synthetic model, the SMPL layer, pose prior, layouts
+  body               model files, the synthetic model, the SMPL layer, pose prior, parameter records
   render             label maps, colour maps and shaded overlays
   data               on-disk layout, encodings, synthesis, UP-3D, augmentation, pipelines
   networks           backbones and the fitting network

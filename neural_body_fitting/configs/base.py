@@ -12,7 +12,7 @@ import math
 import ml_collections
 
 from neural_body_fitting import constants, losses, networks
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.data import encodings
 
 STAGES = ("fitting", "segmentation")
@@ -105,7 +105,7 @@ def validate(config):
                          f"{sorted(networks.ENCODERS)}")
     encodings.parse_input_type(config.input_type)
     try:
-        layouts.check_components(config.latent_components)
+        parameter_records.check_components(config.latent_components)
     except ValueError as error:
         raise ValueError(f"config.{error}") from None
     if config.lr_policy not in LR_POLICIES:

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.body import layouts, resolve, smpl
+from neural_body_fitting.body import parameter_records, resolve, smpl
 from neural_body_fitting.networks import backbones, construction
 
 
@@ -30,7 +30,7 @@ def fitting_options(config):
         "encoder_type": config.encoder_type, "input_size": int(config.input_size),
         "bn_decay": float(config.bn_decay), "use_absrot": bool(config.use_absrot),
         "use_svd": bool(config.use_svd), "num_landmarks": int(config.num_landmarks),
-        "latent_components": layouts.check_components(config.latent_components),
+        "latent_components": parameter_records.check_components(config.latent_components),
         "seed": int(config.seed), "mixed_precision": bool(config.mixed_precision),
     }
 
@@ -53,7 +53,7 @@ class NBFModel(keras.Model):
         if self.options["num_landmarks"] not in (14, 24):
             raise ValueError(f"num_landmarks must be 14 or 24, got {self.options['num_landmarks']}")
         size = self.options["input_size"]
-        self.latent_size = layouts.latent_size(self.options["latent_components"])
+        self.latent_size = parameter_records.latent_size(self.options["latent_components"])
         mixed = self.options.get("mixed_precision", False)
         # Under mixed precision only the encoder computes in float16; otherwise
         # every layer follows the global policy (float64 in reference tests).
@@ -79,15 +79,16 @@ class NBFModel(keras.Model):
         """inputs [B, S, S, 3] in [-1, 1]; translation [B, 3] (None: fixed or predicted)."""
         latent = self.head(self.encoder(inputs, training=training))
         full = latent + tf.cast(self.latent_mean, latent.dtype)
-        betas = full[:, layouts.BETAS]
-        rotations = tf.reshape(full[:, layouts.ROTATIONS], [-1, constants.NUM_JOINTS, 3, 3])
+        betas = full[:, parameter_records.BETAS]
+        rotations = tf.reshape(full[:, parameter_records.ROTATIONS],
+                               [-1, constants.NUM_JOINTS, 3, 3])
         if self.options["use_svd"]:
             rotations = geometry.project_to_so3(rotations)
         if translation is None:
             translation = tf.broadcast_to(tf.constant(constants.FIXED_TRANSLATION, latent.dtype),
                                           [tf.shape(latent)[0], 3])
-            if self.latent_size > layouts.LATENT_TRANSLATION.start:
-                translation = tf.concat([full[:, layouts.LATENT_TRANSLATION],
+            if self.latent_size > parameter_records.LATENT_TRANSLATION.start:
+                translation = tf.concat([full[:, parameter_records.LATENT_TRANSLATION],
                                          translation[:, 2:]], axis=1)
         body = self.smpl(betas, rotations, translation, return_vertices=return_vertices)
         joints = body["landmarks14"] if self.options["num_landmarks"] == 14 else body["joints"]
@@ -136,7 +137,7 @@ def build_fitting_model(config, statistics_mean=None, body_model=None):
     """
     options = fitting_options(config)
     mean = (None if statistics_mean is None else
-            layouts.latent_from_statistics(statistics_mean, options["latent_components"])
+            parameter_records.latent_from_statistics(statistics_mean, options["latent_components"])
             .astype(np.float32))
     model = NBFModel(options, body_model or config.body_model or None, mean)
     size = options["input_size"]

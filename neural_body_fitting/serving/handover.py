@@ -54,7 +54,7 @@ def fitting_input(colour_maps, input_size=constants.FIT_SIZE):
 
     Thumbnail-nearest to 224, then `encodings.scale_input`; a network trained at
     another input size gets the 224 map resized with nearest sampling, as the
-    training pipeline (`data.pipeline`) feeds it.
+    training pipeline (`data.fitting_inputs`) feeds it.
     """
     maps = resize_nearest(colour_maps, constants.FIT_SIZE)
     if input_size != constants.FIT_SIZE:

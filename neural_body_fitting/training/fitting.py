@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import data, losses, networks
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import encodings, statistics
 from neural_body_fitting.training import runs
@@ -69,7 +69,7 @@ class FittingStage:
                 self._statistics_prefix, f"the run's latent statistics "
                 f"({runs.record_path(self.model_dir)})")
         self.latent_std = tf.constant(
-            layouts.latent_from_statistics(self.stats_std, config.latent_components))
+            parameter_records.latent_from_statistics(self.stats_std, config.latent_components))
         return len(self.split.ids)
 
     @property
@@ -100,7 +100,8 @@ class FittingStage:
         self.statistics.mean.assign(self.stats_mean)
         self.statistics.std.assign(self.stats_std)
         model.latent_mean.assign(
-            layouts.latent_from_statistics(self.stats_mean, self.config.latent_components))
+            parameter_records.latent_from_statistics(self.stats_mean,
+                                                     self.config.latent_components))
 
     def write_run_files(self):
         if self.new_statistics:

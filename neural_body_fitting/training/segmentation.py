@@ -1,7 +1,7 @@
 """The segmentation stage (stage 1) for the shared training loop (`training.trainer`).
 
 The segmenter (`config.segmenter`) learns `config.num_classes` part classes
-from the images and label maps of `data.segmentation`, augmented on the fly,
+from the images and label maps of `data.segmentation_inputs`, augmented on the fly,
 with the softmax cross-entropy of `losses.segmentation` (weight decay is
 added by the loop). Per step it reports the batch's pixel accuracy; its
 TensorBoard images show input, ground truth and prediction side by side.
@@ -11,8 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants
-from neural_body_fitting.data import encodings
-from neural_body_fitting.data import segmentation as segmentation_data
+from neural_body_fitting.data import encodings, segmentation_inputs
 from neural_body_fitting.losses import segmentation as segmentation_losses
 from neural_body_fitting.networks import construction
 from neural_body_fitting.networks import segmentation as segmenters
@@ -60,7 +59,7 @@ class SegmentationStage:
     def load_data(self, record, changes):
         """Reads and checks the training split; returns the number of samples."""
         del record, changes
-        self.split = segmentation_data.load_segmentation_split(
+        self.split = segmentation_inputs.load_segmentation_split(
             self.config.dataset_root, self.config.train_split, self.config.skip_bad_samples)
         return len(self.split.ids)
 
@@ -84,7 +83,7 @@ class SegmentationStage:
 
     def make_dataset(self, strategy, skip_steps):
         config = self.config
-        return segmentation_data.make_distributed_segmentation_dataset(
+        return segmentation_inputs.make_distributed_segmentation_dataset(
             strategy, config.batch_size, self.split, skip_steps=skip_steps,
             input_size=config.input_size, num_classes=config.num_classes, seed=config.seed,
             augmentation=augmentation_ranges(config), cache=config.cache_inputs)

@@ -15,7 +15,7 @@ training starts, or skipped and counted with `skip_bad_samples=True`.
 
 All inputs are 224 x 224 x 3 in [-1, 1] (`encodings.scale_input`); maps are resized
 with nearest neighbour. Each element is a dict: 'id', 'path', 'input',
-'latent' (the latent record of `body.layouts` minus the statistics' mean),
+'latent' (the latent record of `body.parameter_records` minus the statistics' mean),
 'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
 absolute), 'translation', 'rest_joints' [24, 3], 'joints' [L, 3], 'joints_2d'
 [L, 2].
@@ -28,7 +28,7 @@ import tensorflow as tf
 from absl import logging
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.data import encodings, layout
 from neural_body_fitting.utils import images
 
@@ -191,16 +191,16 @@ def rotation_matrices(pose, rotation_mode):
 
 
 def latent_statistics(split, rotation_mode):
-    """Mean and std [229] of a split's statistics records (`body.layouts`)."""
+    """Mean and std [229] of a split's statistics records (`body.parameter_records`)."""
     values = _statistics_records(split, rotation_mode)
     return values.mean(0), values.std(0)
 
 
 def _statistics_records(split, rotation_mode):
     """[N, 229] float64 records of a split's parameters."""
-    rotations = rotation_matrices(split.params[:, layouts.POSE], rotation_mode)
-    return layouts.statistics_record(split.params[:, layouts.BETAS], rotations,
-                                     split.params[:, layouts.TRANSLATION])
+    rotations = rotation_matrices(split.params[:, parameter_records.POSE], rotation_mode)
+    return parameter_records.statistics_record(split.params[:, parameter_records.BETAS], rotations,
+                                     split.params[:, parameter_records.TRANSLATION])
 
 
 def decode_png(path, channels):
@@ -263,7 +263,7 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
       latent_mean: [229] statistics mean (rotations in `rotation_mode`) whose latent
         part is subtracted from the latent target, or None.
       latent_components: the latent target's layout ('betas,pose' or
-        'betas,pose,trans'; see `body.layouts`).
+        'betas,pose,trans'; see `body.parameter_records`).
       cache: keep decoded inputs in memory after the first pass.
       input_context: a tf.distribute.InputContext; shards the samples.
       loaded: a `Split` from `load_split` to reuse.
@@ -276,9 +276,9 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
     """
     split_data = loaded or load_split(root, split, input_type, skip_bad_samples, num_landmarks)
     records = _statistics_records(split_data, rotation_mode)
-    latent = records[:, :layouts.latent_size(latent_components)]
+    latent = records[:, :parameter_records.latent_size(latent_components)]
     if latent_mean is not None:
-        latent = latent - layouts.latent_from_statistics(latent_mean, latent_components)
+        latent = latent - parameter_records.latent_from_statistics(latent_mean, latent_components)
     params = split_data.params.astype(np.float32)
     has_labels = os.path.isdir(os.path.join(root, "labels"))
     file_kind = _input_file_kind(input_type, has_labels)
@@ -286,10 +286,10 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
     tensors = {
         "id": np.array(split_data.ids), "path": np.array(paths),
         "latent": latent.astype(np.float32), "latent_flag": split_data.latent_flags,
-        "betas": params[:, layouts.BETAS], "pose": params[:, layouts.POSE],
-        "rotations": records[:, layouts.ROTATIONS].reshape(-1, constants.NUM_JOINTS, 3, 3)
+        "betas": params[:, parameter_records.BETAS], "pose": params[:, parameter_records.POSE],
+        "rotations": records[:, parameter_records.ROTATIONS].reshape(-1, constants.NUM_JOINTS, 3, 3)
         .astype(np.float32),
-        "translation": params[:, layouts.TRANSLATION],
+        "translation": params[:, parameter_records.TRANSLATION],
         "rest_joints": split_data.rest_joints.astype(np.float32),
         "joints": split_data.joints.astype(np.float32),
         "joints_2d": split_data.joints_2d.astype(np.float32),
