@@ -181,7 +181,7 @@ def test_body_pkl_reposes_to_the_predicted_joints(eager):
     assert eager.faces.shape == (len(layer.body_model.faces), 3)
     reposed = layer(body["betas"][None].astype(np.float32), body["pose"][None].astype(np.float32),
                     body["trans"][None].astype(np.float32), return_vertices=False)
-    np.testing.assert_allclose(reposed["joints"][0], result["joints"][1], atol=1e-4)
+    np.testing.assert_allclose(reposed["joints"][0], result["smpl_joints"][1], atol=1e-4)
 
 
 def test_joints_map_back_to_the_original_image(eager):
@@ -190,8 +190,8 @@ def test_joints_map_back_to_the_original_image(eager):
     transform = crops.transform_for_box(box)
     crop = crops.crop_image(image, transform)
     result = eager.segment_fit(crop[None], [transform])
-    np.testing.assert_allclose(transform.to_crop(result["joints_2d_original"][0]),
-                               result["joints_2d"][0], atol=1e-3)
+    np.testing.assert_allclose(transform.to_crop(result["smpl_joints_2d_original"][0]),
+                               result["smpl_joints_2d"][0], atol=1e-3)
     np.testing.assert_allclose(result["crop_transform"][0], transform.as_array())
     assert result["part_labels"].shape == (1, 512, 512)
 
@@ -216,7 +216,7 @@ def test_saved_model_matches_the_predictor(run_dir, tmp_path):
                                        err_msg=f"{name}: {key}")
     encoded = [tf.io.encode_png(image).numpy() for image in images]
     served = loaded._saved_model.serve_bytes(tf.constant(encoded))
-    np.testing.assert_allclose(served["joints"], eager.segment_fit(images)["joints"],
+    np.testing.assert_allclose(served["smpl_joints"], eager.segment_fit(images)["smpl_joints"],
                                rtol=1e-5, atol=1e-5)
 
 
@@ -259,6 +259,6 @@ def test_a_segmentation_run_of_the_trainer_drives_segment_fit(run_dir, tmp_path)
     expected = graph.segment(trainer.model, tf.constant(crops)).numpy()
     result = both.segment_fit(crops)
     np.testing.assert_array_equal(result["part_labels"], expected)
-    assert result["betas"].shape == (2, 10) and np.isfinite(result["joints_2d"]).all()
+    assert result["betas"].shape == (2, 10) and np.isfinite(result["smpl_joints_2d"]).all()
     with pytest.raises(ValueError, match="not a segmentation run"):
         predictor.load_segmentation_run(run_dir)

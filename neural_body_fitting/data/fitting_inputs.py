@@ -9,16 +9,18 @@ training starts, or skipped and counted with `skip_bad_samples=True`.
   'parts12'              the 12-part colour map as stored (`colours/`)
   'parts1|3|6|24'        the 24-part label map (`labels/`) regrouped and coloured;
                          without it, 1/3/6 parts are regrouped from the colour map
-  'joints14|24'          discs of radius 3 px at the stored 2D joints (14: the
-                         landmarks; 24 needs a dataset written with 24 landmarks)
+  'joints14|24'          discs of radius 3 px at the stored 2D landmarks (14: the
+                         original's; 24: SMPL's joints, from a dataset written
+                         with 24 landmarks)
   'rgb'                  the 512 crop resized bilinearly
 
 All inputs are 224 x 224 x 3 in [-1, 1] (`encodings.scale_input`); maps are resized
 with nearest neighbour. Each element is a dict: 'id', 'path', 'input',
 'latent' (the latent record of `body.parameter_records` minus the statistics' mean),
 'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
-absolute), 'translation', 'rest_joints' [24, 3], 'joints' [L, 3], 'joints_2d'
-[L, 2].
+absolute), 'translation', 'rest_joints' [24, 3], 'landmarks' [L, 3] and
+'landmarks_2d' [L, 2] (the landmark set the run compares: 14 landmarks, or
+SMPL's 24 joints).
 """
 import dataclasses
 import os
@@ -42,13 +44,13 @@ class Split:
     latent_flags: np.ndarray  # [N]
     params: np.ndarray   # [N, 85] betas, axis-angle pose, translation
     rest_joints: np.ndarray  # [N, 24, 3]
-    joints: np.ndarray   # [N, L, 3]
-    joints_2d: np.ndarray  # [N, L, 2]
+    landmarks: np.ndarray     # [N, L, 3] posed, camera coordinates
+    landmarks_2d: np.ndarray  # [N, L, 2] projected into the 224 crop
     skipped: list        # [(id, reason)] samples left out
 
     @property
     def num_landmarks(self):
-        return self.joints.shape[1]
+        return self.landmarks.shape[1]
 
 
 def _input_file_kind(input_type, has_labels):
@@ -155,28 +157,28 @@ def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_la
     """
     has_labels = os.path.isdir(os.path.join(root, "labels"))
     file_kind = _input_file_kind(input_type, has_labels)
-    landmarks = [num_landmarks]  # The first good sample's count when not given.
+    expected = [num_landmarks]  # The first good sample's count when not given.
 
     def read_sample(sample_id):
         paths = layout.sample_paths(root, sample_id)
         values = layout.read_smplparams(paths["smplparams"])
-        rest, joints, joints_2d = layout.read_joints(paths["joints"])
-        if landmarks[0] is not None and joints.shape[0] != landmarks[0]:
-            raise ValueError(f"{paths['joints']}: {joints.shape[0]} landmarks, "
-                             f"expected {landmarks[0]}")
+        rest, posed, projected = layout.read_joints(paths["joints"])
+        if expected[0] is not None and posed.shape[0] != expected[0]:
+            raise ValueError(f"{paths['joints']}: {posed.shape[0]} landmarks, "
+                             f"expected {expected[0]}")
         if file_kind is not None:
             if not os.path.isfile(paths[file_kind]):
                 raise FileNotFoundError(
                     f"{paths[file_kind]}: file does not exist (list "
                     f"{layout.list_path(root, split)} names '{sample_id}')")
             check_input_png(paths[file_kind], file_kind)
-        landmarks[0] = joints.shape[0]
-        return values, rest, joints, joints_2d
+        expected[0] = posed.shape[0]
+        return values, rest, posed, projected
 
     kept, skipped = read_checked_samples(root, split, read_sample, skip_bad_samples)
     ids, flags, samples = zip(*kept)
-    params, rest, joints, joints_2d = (np.stack(column) for column in zip(*samples))
-    return Split(root, list(ids), np.array(flags, np.float32), params, rest, joints, joints_2d,
+    params, rest, posed, projected = (np.stack(column) for column in zip(*samples))
+    return Split(root, list(ids), np.array(flags, np.float32), params, rest, posed, projected,
                  skipped)
 
 
@@ -223,7 +225,7 @@ def decode_png(path, channels):
 
 
 def _input_builder(input_type, has_labels):
-    """A function (path, joints_2d) -> uint8 [224, 224, 3] model input before scaling."""
+    """A function (path, landmarks_2d) -> uint8 [224, 224, 3] model input before scaling."""
     kind, count = encodings.parse_input_type(input_type)
     size = [constants.FIT_SIZE, constants.FIT_SIZE]
 
@@ -234,7 +236,7 @@ def _input_builder(input_type, has_labels):
         return lambda path, _: tf.cast(tf.image.resize(
             decode_png(path, 3), size), tf.uint8)
     if kind == "joints":
-        return lambda _, joints_2d: encodings.draw_joint_map_tf(joints_2d)
+        return lambda _, landmarks_2d: encodings.draw_joint_map_tf(landmarks_2d)
     if count == 12:
         return lambda path, _: nearest(decode_png(path, 3))
     if has_labels:
@@ -291,8 +293,8 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
         .astype(np.float32),
         "translation": params[:, parameter_records.TRANSLATION],
         "rest_joints": split_data.rest_joints.astype(np.float32),
-        "joints": split_data.joints.astype(np.float32),
-        "joints_2d": split_data.joints_2d.astype(np.float32),
+        "landmarks": split_data.landmarks.astype(np.float32),
+        "landmarks_2d": split_data.landmarks_2d.astype(np.float32),
     }
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     if input_context is not None:
@@ -302,7 +304,7 @@ def make_dataset(root, split, input_type="parts12", rotation_mode="absolute", la
     method = "bilinear" if input_type == "rgb" else "nearest"
 
     def add_input(element):
-        image = build_input(element["path"], element["joints_2d"])
+        image = build_input(element["path"], element["landmarks_2d"])
         if input_size != constants.FIT_SIZE:
             image = tf.cast(tf.image.resize(image, [input_size, input_size], method=method),
                             tf.uint8)

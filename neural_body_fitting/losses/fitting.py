@@ -115,8 +115,8 @@ def loss_terms_values(loss_terms, outputs, batch, latent_std=None):
     targets = {
         "model_parameters": ("latent", "latent"),
         "joint_locations_betas": ("rest_joints", "rest_joints"),
-        "joint_locations_posed": ("joints", "joints"),
-        "joint_locations_projected": ("joints_2d", "joints_2d"),
+        "joint_locations_posed": ("landmarks", "landmarks"),
+        "joint_locations_projected": ("landmarks_2d", "landmarks_2d"),
     }
     values = {}
     for term, (kind, weight) in loss_terms.items():

@@ -91,11 +91,12 @@ class NBFModel(keras.Model):
                 translation = tf.concat([full[:, parameter_records.LATENT_TRANSLATION],
                                          translation[:, 2:]], axis=1)
         body = self.smpl(betas, rotations, translation, return_vertices=return_vertices)
-        joints = body["landmarks14"] if self.options["num_landmarks"] == 14 else body["joints"]
+        landmarks = smpl.run_landmarks(body, self.options["num_landmarks"])
         outputs = {
             "latent": latent, "betas": betas, "rotations": rotations,
             "rest_joints": body["rest_joints"], "smpl_joints": body["joints"],
-            "joints": joints, "joints_2d": geometry.project_points(joints, constants.FIT_SIZE),
+            "landmarks": landmarks,
+            "landmarks_2d": geometry.project_points(landmarks, constants.FIT_SIZE),
             "translation": translation,
         }
         if return_vertices:

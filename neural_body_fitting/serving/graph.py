@@ -7,8 +7,8 @@ Every function returns a dict of tensors, per person:
   pose [B, 72]             axis-angle of the *relative* rotations (SMPL's pose vector)
   rotations [B, 24, 3, 3]  the relative rotation matrices
   translation [B, 3]
-  joints [B, 24, 3]        posed SMPL joints, camera coordinates
-  joints_2d [B, 24, 2]     their projection into the 512 crop (the original camera)
+  smpl_joints [B, 24, 3]     posed SMPL joints, camera coordinates
+  smpl_joints_2d [B, 24, 2]  their projection into the 512 crop (the original camera)
   part_labels [B, n, n]    uint8: stage 1's labels (segment_fit, n = 512) or the
                            fitting input's (fit, n = 224)
   vertices [B, V, 3]       with `return_vertices`
@@ -35,8 +35,8 @@ def body_outputs(model, inputs, return_vertices=False):
                            [-1, 3 * constants.NUM_JOINTS]),
         "rotations": rotations,
         "translation": outputs["translation"],
-        "joints": outputs["smpl_joints"],
-        "joints_2d": geometry.project_points(outputs["smpl_joints"], constants.CROP_SIZE),
+        "smpl_joints": outputs["smpl_joints"],
+        "smpl_joints_2d": geometry.project_points(outputs["smpl_joints"], constants.CROP_SIZE),
     }
     if return_vertices:
         result["vertices"] = outputs["vertices"]

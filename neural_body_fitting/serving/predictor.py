@@ -7,8 +7,8 @@
 
 A result is a dict of NumPy arrays (see `serving.graph`) plus
 
-  joints_2d_original [B, 24, 2]  the 2D joints in the original image's pixels
-  crop_transform [B, 4]          (scale, centre x, centre y, 512) of `crops.CropTransform`
+  smpl_joints_2d_original [B, 24, 2]  the 2D SMPL joints in the original image's pixels
+  crop_transform [B, 4]               (scale, centre x, centre y, 512) of `crops.CropTransform`
 
 Part maps are their own "original": without transforms their joints come
 back in the map's pixels.
@@ -151,8 +151,8 @@ def _with_original_joints(result, transforms):
     if len(transforms) != len(result["betas"]):
         raise ValueError(f"got {len(transforms)} crop transforms for {len(result['betas'])} "
                          "inputs")
-    result["joints_2d_original"] = np.stack([
-        transform.to_original(joints) for transform, joints in
-        zip(transforms, result["joints_2d"])]).astype(np.float32)
+    result["smpl_joints_2d_original"] = np.stack([
+        transform.to_original(joints_2d) for transform, joints_2d in
+        zip(transforms, result["smpl_joints_2d"])]).astype(np.float32)
     result["crop_transform"] = np.stack([t.as_array() for t in transforms])
     return result

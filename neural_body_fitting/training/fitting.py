@@ -125,10 +125,10 @@ class FittingStage:
         outputs = model(batch["input"], translation=translation, training=True)
         terms = losses.loss_terms_values(dict(config.loss_terms), outputs, batch,
                                          self.latent_std)
-        joints = outputs["joints"]
-        joint_error = tf.reduce_sum(tf.norm(joints - tf.cast(batch["joints"], joints.dtype),
-                                            axis=-1))
-        count = tf.cast(tf.size(batch["joints"]) // 3, joints.dtype)
+        landmarks = outputs["landmarks"]
+        joint_error = tf.reduce_sum(tf.norm(
+            landmarks - tf.cast(batch["landmarks"], landmarks.dtype), axis=-1))
+        count = tf.cast(tf.size(batch["landmarks"]) // 3, landmarks.dtype)
         return terms, {"joint_error_sum": joint_error, "joint_count": count}
 
     @staticmethod
@@ -141,7 +141,7 @@ class FittingStage:
     def image_summaries(model, batch):
         """TensorBoard images of the first replica's batch: inputs and 2D joint maps."""
         del model
-        inputs, joints = batch["input"], batch["joints_2d"]
+        inputs, landmarks_2d = batch["input"], batch["landmarks_2d"]
         tf.summary.image("input", (inputs[:3] + 1.0) / 2.0, max_outputs=3)
-        maps = [encodings.draw_joint_map(j.numpy()) for j in joints[:3]]
-        tf.summary.image("joints_2d", np.stack(maps).astype(np.float32) / 255.0, max_outputs=3)
+        maps = [encodings.draw_joint_map(points.numpy()) for points in landmarks_2d[:3]]
+        tf.summary.image("landmarks_2d", np.stack(maps).astype(np.float32) / 255.0, max_outputs=3)
