@@ -14,13 +14,13 @@ training starts, or skipped and counted with `skip_bad_samples=True`.
                          with 24 landmarks)
   'rgb'                  the 512 crop resized bilinearly
 
-All inputs are 224 x 224 x 3 in [-1, 1] (`encodings.scale_input`); maps are resized
-with nearest neighbour. Each element is a dict: 'id', 'path', 'input',
-'latent' (the latent record of `body.parameter_records` minus the statistics' mean),
-'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
-absolute), 'translation', 'rest_joints' [24, 3], 'landmarks' [L, 3] and
-'landmarks_2d' [L, 2] (the landmark set the run compares: 14 landmarks, or
-SMPL's 24 joints).
+All inputs are 224 x 224 x 3 in [-1, 1] (`encodings.scale_input`); maps are
+resized with nearest neighbour. Each element is a dict: 'id', 'path',
+'input', 'latent' (the latent record of `body.parameter_records` minus the
+statistics' mean), 'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3]
+(relative or absolute), 'translation', 'rest_joints' [24, 3], 'landmarks'
+[L, 3] and 'landmarks_2d' [L, 2] (the landmark set the run compares: the
+original's 14 landmarks, or SMPL's 24 joints).
 """
 import dataclasses
 import os
