@@ -26,7 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from neural_body_fitting import configs, constants, networks, render, serving  # noqa: E402
+from neural_body_fitting import configs, constants, networks, serving  # noqa: E402
+from neural_body_fitting.data import encodings  # noqa: E402
 from neural_body_fitting.networks import segmentation  # noqa: E402
 from neural_body_fitting.serving import crops, export, inference, outputs  # noqa: E402
 from neural_body_fitting.utils import images  # noqa: E402
@@ -52,7 +53,7 @@ def example_inputs(mode, count, rng):
     """`count` inputs of a mode: part maps [224, 224, 3] (8 px cells) or 512 px images."""
     if mode == "fit":
         labels = np.kron(rng.integers(0, 13, (count, 28, 28)), np.ones((1, 8, 8), np.int64))
-        return render.colourise(labels)
+        return encodings.colourise(labels)
     return rng.integers(0, 256, (count, constants.CROP_SIZE, constants.CROP_SIZE, 3), np.uint8)
 
 

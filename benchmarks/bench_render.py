@@ -14,6 +14,7 @@ from absl import app, flags  # noqa: E402
 from neural_body_fitting import constants, render  # noqa: E402
 from neural_body_fitting.body import smpl
 from neural_body_fitting.body.synthetic import synthetic_body_model  # noqa: E402
+from neural_body_fitting.data import encodings  # noqa: E402
 
 RESOLUTION = flags.DEFINE_integer("resolution", 512, "Output size in pixels.")
 FRAMES = flags.DEFINE_integer("frames", 50, "Frames per case.")
@@ -30,7 +31,7 @@ def main(argv):
     size = RESOLUTION.value
     cases = {
         "label map": lambda: render.render_label_map(vertices, model.faces, labels, size),
-        "label map + colour map": lambda: render.colourise(
+        "label map + colour map": lambda: encodings.colourise(
             render.render_label_map(vertices, model.faces, labels, size)),
         "depth": lambda: render.render_depth(vertices, model.faces, size),
         "shaded": lambda: render.render_shaded(vertices, model.faces, size),

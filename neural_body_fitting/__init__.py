@@ -12,7 +12,7 @@ those before it; `tests/test_architecture.py` checks it):
                      SMPL and the original
   registries         the named parts a config chooses (encoders, segmenters, tasks, ...)
   geometry           rotations, mirroring, the camera
-  body               model files, the synthetic model, the SMPL layer, pose prior, layouts
+  body               model files, the synthetic model, the SMPL layer, pose prior, parameter records
   render             label maps, colour maps and shaded overlays
   data               on-disk layout, encodings, synthesis, UP-3D, augmentation, pipelines
   networks           backbones and the fitting network

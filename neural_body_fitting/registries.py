@@ -42,6 +42,6 @@ LOSS_KINDS = Registry("loss kind", {
 LOSS_TERMS = Registry("loss term", {
     "model_parameters": ("latent", "latent", True),
     "joint_locations_betas": ("rest_joints", "rest_joints", True),
-    "joint_locations_posed": ("joints", "joints", True),
-    "joint_locations_projected": ("joints_2d", "joints_2d", False),
+    "joint_locations_posed": ("landmarks", "landmarks", True),
+    "joint_locations_projected": ("landmarks_2d", "landmarks_2d", False),
 })

@@ -140,7 +140,7 @@ def test_the_package_and_body_model_io_do_not_import_tensorflow(tmp_path):
         import sys
         import neural_body_fitting as nbf
         from neural_body_fitting import constants
-        from neural_body_fitting.body import layouts, pose_prior
+        from neural_body_fitting.body import parameter_records, pose_prior
         from neural_body_fitting.data import encodings, layout
         model = nbf.synthetic_body_model()
         nbf.save_body_model(model, {str(path)!r})

@@ -39,7 +39,7 @@ def test_elements_hold_the_stored_sample(root, mode):
     np.testing.assert_allclose(batch["latent"][:, :10], params[:, :10], atol=1e-6)
     np.testing.assert_allclose(batch["latent"][:, 10:], np.reshape(expected, (6, 216)), atol=1e-6)
     assert batch["input"].shape == (6, 224, 224, 3) and batch["input"].dtype == tf.float32
-    assert batch["joints"].shape == (6, 14, 3) and batch["joints_2d"].shape == (6, 14, 2)
+    assert batch["landmarks"].shape == (6, 14, 3) and batch["landmarks_2d"].shape == (6, 14, 2)
     assert sorted(batch["latent_flag"].numpy().tolist()) == [0, 0, 0, 1, 1, 1]
 
 
@@ -73,7 +73,7 @@ def test_granularities_agree_with_numpy_encodings(root):
 
 def test_joint_maps_match_the_numpy_drawing(root):
     batch, _ = first_batch(root, input_type="joints14")
-    expected = encodings.draw_joint_map(batch["joints_2d"][0].numpy())
+    expected = encodings.draw_joint_map(batch["landmarks_2d"][0].numpy())
     image = np.rint((batch["input"][0].numpy() + 1) * 255 / 2).astype(np.uint8)
     assert (image != expected).any(-1).mean() < 1e-4  # float32 vs float64 on disc edges.
 

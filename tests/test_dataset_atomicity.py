@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from neural_body_fitting.data import layout, pipeline, synthesis
+from neural_body_fitting.data import fitting_inputs, layout, synthesis
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNTS = {"train": 24, "val": 2, "test": 0}
@@ -118,7 +118,7 @@ def test_an_interrupted_overwrite_is_visibly_incomplete(interrupted):
     # The seed-0 lists are gone: nothing loads the new samples as the old dataset.
     for split in ("train", "val"):
         with pytest.raises((FileNotFoundError, ValueError)):
-            pipeline.load_split(interrupted.root, split)
+            fitting_inputs.load_split(interrupted.root, split)
     with pytest.raises(ValueError, match=r"dataset\.json: .*interrupted.*resume"):
         layout.check_complete(interrupted.root)
 

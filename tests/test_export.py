@@ -108,13 +108,14 @@ def test_weights_files_without_the_arrays_still_load(fitting_model, tmp_path):
     with h5py.File(path, "r+") as stored:
         del stored["vars"], stored["layers/smpl/vars"]
     inputs = fitting_inputs()
-    expected = fitting_model(inputs)["joints"]
+    expected = fitting_model(inputs)["landmarks"]
     fitting_model.load_weights(path)
-    np.testing.assert_array_equal(fitting_model(inputs)["joints"], expected)
+    np.testing.assert_array_equal(fitting_model(inputs)["landmarks"], expected)
 
 
 class FittingExport(tf.Module):
-    """The fitting network as a SavedModel: input map -> latent, joints, 2D joints, vertices."""
+    """The fitting network as a SavedModel: input map -> latent, SMPL joints, 2D landmarks,
+    vertices."""
 
     def __init__(self, model):
         super().__init__()
@@ -124,10 +125,11 @@ class FittingExport(tf.Module):
             tf.TensorSpec([None, size, size, 3], tf.float32)])
 
     def _fit(self, inputs):
-        """inputs [B, S, S, 3] -> latent [B, 226], joints [B, 24, 3], joints_2d, vertices."""
+        """inputs [B, S, S, 3] -> latent [B, 226], smpl_joints [B, 24, 3], landmarks_2d,
+        vertices."""
         outputs = self.model(inputs, training=False, return_vertices=True)
-        return {"latent": outputs["latent"], "joints": outputs["smpl_joints"],
-                "joints_2d": outputs["joints_2d"], "vertices": outputs["vertices"]}
+        return {key: outputs[key] for key in
+                ("latent", "smpl_joints", "landmarks_2d", "vertices")}
 
 
 def test_fitting_saved_model_matches_the_model(fitting_model, tmp_path):
@@ -136,8 +138,7 @@ def test_fitting_saved_model_matches_the_model(fitting_model, tmp_path):
     inputs = fitting_inputs()
     result = loaded.fit(inputs)
     expected = fitting_model(inputs, training=False, return_vertices=True)
-    expected = dict(expected, joints=expected["smpl_joints"])
-    assert sorted(result) == ["joints", "joints_2d", "latent", "vertices"]
+    assert sorted(result) == ["landmarks_2d", "latent", "smpl_joints", "vertices"]
     for key in result:
         np.testing.assert_allclose(result[key], expected[key], rtol=1e-5, atol=1e-6,
                                    err_msg=key)

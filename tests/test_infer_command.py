@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from serving_helpers import person_image
 
-from neural_body_fitting import render, serving
+from neural_body_fitting import serving
+from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import outputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +26,7 @@ def part_map_folder(folder):
     """Good part maps (colours, RGBA, a label map) and bad files of every kind."""
     folder.mkdir()
     labels = np.kron(np.random.default_rng(0).integers(0, 13, (28, 28)), np.ones((8, 8), int))
-    colours = render.colourise(labels)[..., ::-1]  # OpenCV writes BGR.
+    colours = encodings.colourise(labels)[..., ::-1]  # OpenCV writes BGR.
     write(folder / "good.png", colours)
     write(folder / "rgba.png", np.concatenate([colours, np.full_like(colours[..., :1], 255)], -1))
     write(folder / "labels.png", labels.astype(np.uint8))
@@ -83,10 +84,10 @@ def test_bad_files_are_listed_and_the_good_ones_written(eager, tmp_path):
     # A label map and its colour map (also at 512 px) give the same body.
     results = {name: np.load(outputs.person_paths(out, name)["npz"]) for name in good}
     for name in ("labels", "big512"):
-        np.testing.assert_allclose(results[name]["joints"], results["good"]["joints"],
+        np.testing.assert_allclose(results[name]["smpl_joints"], results["good"]["smpl_joints"],
                                    atol=1e-5)
-    np.testing.assert_allclose(results["big512"]["joints_2d_original"],
-                               results["good"]["joints_2d_original"] * 512 / 224, atol=1e-3)
+    np.testing.assert_allclose(results["big512"]["smpl_joints_2d_original"],
+                               results["good"]["smpl_joints_2d_original"] * 512 / 224, atol=1e-3)
 
     # A re-run skips the finished people and leaves their files alone.
     before = os.path.getmtime(outputs.person_paths(out, "good")["npz"])
@@ -124,8 +125,8 @@ def test_people_from_keypoints_one_result_each(eager, tmp_path):
         scale, cx, cy, _ = stored["crop_transform"]
         assert scale == pytest.approx(440 / (y1 - y0)) and (cx, cy) == ((x0 + x1) / 2,
                                                                          (y0 + y1) / 2)
-        back = (stored["joints_2d_original"] - [cx, cy]) * scale + 256
-        np.testing.assert_allclose(back, stored["joints_2d"], atol=1e-3)
+        back = (stored["smpl_joints_2d_original"] - [cx, cy]) * scale + 256
+        np.testing.assert_allclose(back, stored["smpl_joints_2d"], atol=1e-3)
 
 
 def test_the_command_exits_non_zero_on_failures(run_dir, tmp_path):

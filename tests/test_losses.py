@@ -178,13 +178,13 @@ def terms_batch(flags, seed=5):
     rng = np.random.default_rng(seed)
     flags = np.asarray(flags, np.int32)
     size = len(flags)
-    shapes = {"latent": (size, 6), "rest_joints": (size, 4, 3), "joints": (size, 4, 3)}
+    shapes = {"latent": (size, 6), "rest_joints": (size, 4, 3), "landmarks": (size, 4, 3)}
     batch = {key: rng.normal(size=shape) for key, shape in shapes.items()}
     outputs = {key: value + 0.1 * rng.normal(size=value.shape) for key, value in batch.items()}
     for key in shapes:
         outputs[key][flags == 0] += 100.0
-    batch["joints_2d"] = rng.uniform(0, 224, (size, 14, 2))
-    outputs["joints_2d"] = batch["joints_2d"] + rng.uniform(-20, 20, (size, 14, 2))
+    batch["landmarks_2d"] = rng.uniform(0, 224, (size, 14, 2))
+    outputs["landmarks_2d"] = batch["landmarks_2d"] + rng.uniform(-20, 20, (size, 14, 2))
     batch["latent_flag"] = flags
     return outputs, batch
 
@@ -217,10 +217,10 @@ def test_3d_terms_use_only_flagged_samples_and_the_2d_term_all():
         "joint_locations_betas": 0.5 * reference(
             "msqerr", outputs["rest_joints"], batch["rest_joints"])[flagged].mean(),
         "joint_locations_posed": 2.0 * reference(
-            "euclidist", outputs["joints"], batch["joints"])[flagged].mean(),
+            "euclidist", outputs["landmarks"], batch["landmarks"])[flagged].mean(),
         "joint_locations_projected": 3.0 * reference(
-            "euclidist_simtrans_hips", outputs["joints_2d"] / 112 - 1,
-            batch["joints_2d"] / 112 - 1).mean(),
+            "euclidist_simtrans_hips", outputs["landmarks_2d"] / 112 - 1,
+            batch["landmarks_2d"] / 112 - 1).mean(),
     }
     assert values.keys() == expected.keys()
     for term in expected:
@@ -236,8 +236,8 @@ def test_a_batch_without_flagged_samples_has_zero_3d_terms():
     projected = values["joint_locations_projected"]
     assert np.isfinite(projected) and projected > 0
     np.testing.assert_allclose(projected, 3.0 * reference(
-        "euclidist_simtrans_hips", outputs["joints_2d"] / 112 - 1,
-        batch["joints_2d"] / 112 - 1).mean(), rtol=1e-9)
+        "euclidist_simtrans_hips", outputs["landmarks_2d"] / 112 - 1,
+        batch["landmarks_2d"] / 112 - 1).mean(), rtol=1e-9)
 
 
 def test_a_single_flagged_sample_gives_its_own_error():
@@ -249,8 +249,8 @@ def test_a_single_flagged_sample_gives_its_own_error():
 
 def test_2d_term_works_in_coordinates_normalised_at_224_pixels():
     outputs, batch = terms_batch([1, 1])
-    batch["joints_2d"] = np.full((2, 14, 2), 50.0)
-    outputs["joints_2d"] = batch["joints_2d"] + np.array([3 * 112.0, 4 * 112.0])  # 5 units.
+    batch["landmarks_2d"] = np.full((2, 14, 2), 50.0)
+    outputs["landmarks_2d"] = batch["landmarks_2d"] + np.array([3 * 112.0, 4 * 112.0])  # 5 units.
     for kind, expected in (("euclidist", 5.0), ("mabserr", 3.5), ("msqerr", 12.5)):
         values = term_values({"joint_locations_projected": (kind, 1.0)}, outputs, batch)
         np.testing.assert_allclose(values["joint_locations_projected"], expected, rtol=1e-9)
@@ -261,7 +261,7 @@ def test_weights_multiply_and_sigma_is_used_only_for_the_latent():
     once = term_values({"joint_locations_posed": ("gmc_var", 1.0)}, outputs, batch, LATENT_STD)
     scaled = term_values({"joint_locations_posed": ("gmc_var", 2.5)}, outputs, batch,
                          LATENT_STD)
-    expected = reference("gmc_var", outputs["joints"], batch["joints"])[[0, 2]].mean()
+    expected = reference("gmc_var", outputs["landmarks"], batch["landmarks"])[[0, 2]].mean()
     np.testing.assert_allclose(once["joint_locations_posed"], expected, rtol=1e-9)
     np.testing.assert_allclose(scaled["joint_locations_posed"], 2.5 * expected, rtol=1e-9)
     no_std = term_values({"model_parameters": ("gmc_var", 1.0)}, outputs, batch)

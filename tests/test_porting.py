@@ -5,7 +5,7 @@ import tensorflow as tf
 import tf1_reference
 
 from neural_body_fitting import configs, networks, porting
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 
 SIZE = 64
 
@@ -21,8 +21,8 @@ def model_config():
 def tf1_checkpoint(tmp_path_factory):
     inputs = np.random.default_rng(1).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
     path = str(tmp_path_factory.mktemp("tf1") / "model.ckpt-1234")
-    outputs = tf1_reference.save_training_checkpoint(path, layouts.latent_size("betas,pose"),
-                                                     inputs)
+    outputs = tf1_reference.save_training_checkpoint(
+        path, parameter_records.latent_size("betas,pose"), inputs)
     return path, inputs, outputs
 
 

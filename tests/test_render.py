@@ -132,23 +132,6 @@ def test_depth_and_empty_and_behind_camera():
     assert not render.render_label_map(behind, faces, labels, 32).any()
 
 
-def test_colour_round_trip_and_table_colours():
-    labels = np.random.default_rng(1).integers(0, 13, (20, 30)).astype(np.uint8)
-    colours = render.colourise(labels)
-    table = {tuple(c) for c in constants.PART_COLOURS}
-    assert {tuple(c) for c in colours.reshape(-1, 3)} <= table
-    np.testing.assert_array_equal(render.decolourise(colours), labels)
-    colours[0, 0] = (1, 2, 3)
-    with pytest.raises(ValueError, match="1 pixels"):
-        render.decolourise(colours)
-    # Off-table colours go to the nearest table colour (brute force as the reference).
-    noisy = np.clip(colours.astype(int) + np.random.default_rng(2).integers(-40, 41, colours.shape),
-                    0, 255).astype(np.uint8)
-    table = np.asarray(constants.PART_COLOURS, int)
-    nearest = np.square(noisy.astype(int)[..., None, :] - table).sum(-1).argmin(-1)
-    np.testing.assert_array_equal(render.decolourise(noisy, strict=False), nearest)
-
-
 def test_shaded_render_and_overlay():
     vertices, faces, _ = two_spheres()
     image, mask = render.render_shaded(vertices, faces, 64)

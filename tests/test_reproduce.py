@@ -14,7 +14,7 @@ import tensorflow as tf
 from neural_body_fitting import constants
 from neural_body_fitting.cli import reproduce as command
 from neural_body_fitting.configs import experiments, reproduce
-from neural_body_fitting.data import layout
+from neural_body_fitting.data import encodings, layout
 from neural_body_fitting.serving import handover, predictor
 from neural_body_fitting.utils import images
 
@@ -32,7 +32,7 @@ def handover_colours(segmenter, image):
     centred = tf.cast(image[None], tf.float32) - constants.IMAGENET_MEAN_RGB
     logits = segmenter(tf.image.resize(centred, [size, size]), training=False)
     labels = handover.labels_from_logits(logits, constants.CROP_SIZE)
-    return handover.resize_nearest(handover.colour_labels(labels), constants.FIT_SIZE)[0].numpy()
+    return handover.resize_nearest(encodings.colourise_tf(labels), constants.FIT_SIZE)[0].numpy()
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import tensorflow as tf
 
 from neural_body_fitting import configs, constants, evaluation, training
 from neural_body_fitting.configs import experiments
-from neural_body_fitting.data import augment, encodings, layout, synthesis
-from neural_body_fitting.data import segmentation as segmentation_data
+from neural_body_fitting.data import augment, encodings, layout, segmentation_inputs, synthesis
 from neural_body_fitting.evaluation import segmentation_metrics as metrics
 from neural_body_fitting.losses import segmentation as segmentation_losses
 from neural_body_fitting.training import runs
@@ -99,8 +98,8 @@ def test_cross_entropy_is_the_mean_negative_log_softmax_of_the_true_class():
 # --- Data and augmentation -------------------------------------------------------------------
 
 def test_the_pipeline_yields_mean_subtracted_images_and_12_part_labels(root):
-    loaded = segmentation_data.load_segmentation_split(root, "train")
-    batch = next(iter(segmentation_data.make_segmentation_dataset(
+    loaded = segmentation_inputs.load_segmentation_split(root, "train")
+    batch = next(iter(segmentation_inputs.make_segmentation_dataset(
         loaded, 2, input_size=constants.CROP_SIZE, shuffle=False)))
     assert batch["image"].shape == (2, 512, 512, 3) and batch["image"].dtype == tf.float32
     assert batch["labels"].shape == (2, 512, 512) and batch["labels"].dtype == tf.int32
@@ -135,10 +134,10 @@ def test_augmented_images_and_labels_stay_aligned_in_the_pipeline(root, tmp_path
     for sample_id, _ in layout.read_split_list(root, "train"):
         images.write_png(layout.sample_paths(painted, sample_id)["image"],
                          constants.PART_COLOURS[labels12(root, sample_id)])
-    loaded = segmentation_data.load_segmentation_split(painted, "train")
+    loaded = segmentation_inputs.load_segmentation_split(painted, "train")
     ranges = segmentation_stage.augmentation_ranges(configs.default_config())
     # 256 px: at smaller sizes few pixels lie well inside a part.
-    dataset = segmentation_data.make_segmentation_dataset(loaded, 4, input_size=256,
+    dataset = segmentation_inputs.make_segmentation_dataset(loaded, 4, input_size=256,
                                                           augmentation=ranges, seed=3)
     mirrored_colours = constants.PART_COLOURS[constants.MIRROR_PARTS].astype(np.float64)
     flipped_samples = 0
@@ -161,11 +160,11 @@ def test_augmented_images_and_labels_stay_aligned_in_the_pipeline(root, tmp_path
 
 
 def test_skipping_batches_gives_the_same_samples_and_augmentations(root):
-    loaded = segmentation_data.load_segmentation_split(root, "train")
+    loaded = segmentation_inputs.load_segmentation_split(root, "train")
     ranges = segmentation_stage.augmentation_ranges(configs.default_config())
 
     def batches(skip):
-        dataset = segmentation_data.make_segmentation_dataset(
+        dataset = segmentation_inputs.make_segmentation_dataset(
             loaded, 2, input_size=SIZE, augmentation=ranges, skip_batches=skip, seed=4)
         return list(dataset.take(5 - skip))
 
@@ -199,7 +198,7 @@ def test_bad_labels_and_image_sizes_are_refused_naming_the_file(root, tmp_path):
     images.write_png(paths["labels"], labels)
     with pytest.raises(ValueError, match=rf"{paths['labels']}: label 30 at pixel \(row 7, "
                                          r"col 9\) is not in 0..24"):
-        segmentation_data.load_segmentation_split(broken, "train")
+        segmentation_inputs.load_segmentation_split(broken, "train")
     with pytest.raises(ValueError, match=rf"{paths['labels']}: label 30"):
         training.Trainer(run_config(broken), str(tmp_path / "run"), progress=False)
     assert not (tmp_path / "run").exists()
@@ -207,8 +206,8 @@ def test_bad_labels_and_image_sizes_are_refused_naming_the_file(root, tmp_path):
     small = layout.sample_paths(broken, "train_000002")["image"]
     images.write_png(small, np.zeros((300, 200, 3), np.uint8))
     with pytest.raises(ValueError, match=rf"{small}: 200x300 PNG, expected 512x512"):
-        segmentation_data.load_segmentation_split(broken, "train")
-    loaded = segmentation_data.load_segmentation_split(broken, "train", skip_bad_samples=True)
+        segmentation_inputs.load_segmentation_split(broken, "train")
+    loaded = segmentation_inputs.load_segmentation_split(broken, "train", skip_bad_samples=True)
     assert loaded.ids == ["train_000000", "train_000001", "train_000003"]
 
 

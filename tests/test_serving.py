@@ -10,7 +10,7 @@ from serving_helpers import person_image, tiny_segmenter
 
 from neural_body_fitting import body, configs, constants, render, training
 from neural_body_fitting.body import smpl
-from neural_body_fitting.data import synthesis
+from neural_body_fitting.data import encodings, synthesis
 from neural_body_fitting.serving import crops, graph, handover, inputs, outputs, people, predictor
 
 # --- Crops ------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def test_thumbnail_nearest_is_pils():
                                   [1, 3, 5, 7, 10, 12, 14, 17, 19, 21, 23, 26])
     assert handover.nearest_indices(512, 224)[-1] == 510
     labels = np.random.default_rng(0).integers(0, 13, (1, 512, 512))
-    colours = render.colourise(labels)
+    colours = encodings.colourise(labels)
     ours = handover.resize_nearest(colours, 224)
     np.testing.assert_array_equal(tf.convert_to_tensor(ours).numpy(),
                                   handover.resize_nearest(tf.constant(colours), 224).numpy())
@@ -94,7 +94,7 @@ def test_thumbnail_nearest_is_pils():
     thumbnail = pil.fromarray(colours[0])
     thumbnail.thumbnail((224, 224), resample=pil.NEAREST)
     np.testing.assert_array_equal(ours[0], np.asarray(thumbnail))
-    small = render.colourise(np.random.default_rng(1).integers(0, 13, (100, 100)))
+    small = encodings.colourise(np.random.default_rng(1).integers(0, 13, (100, 100)))
     enlarged = pil.fromarray(small).resize((224, 224), resample=pil.NEAREST)
     np.testing.assert_array_equal(handover.resize_nearest(small[None], 224)[0],
                                   np.asarray(enlarged))
@@ -104,7 +104,7 @@ def test_segment_hands_over_argmax_colours_thumbnail_and_scaling():
     logits = tf.constant(np.random.default_rng(2).normal(size=(2, 512, 512, 13)), tf.float32)
     labels = handover.labels_from_logits(logits).numpy()
     np.testing.assert_array_equal(labels, np.argmax(logits.numpy(), -1))
-    maps = handover.colour_labels(labels).numpy()
+    maps = encodings.colourise_tf(labels).numpy()
     inputs = handover.fitting_input(maps).numpy()
     expected = constants.PART_COLOURS[labels][:, handover.nearest_indices(512, 224)][
         :, :, handover.nearest_indices(512, 224)] * 2.0 / 255.0 - 1.0
@@ -165,7 +165,7 @@ def test_overlay_lands_where_the_crop_maps_the_body_at_any_rendering_resolution(
 
 def part_maps(count=2, size=224, seed=4):
     labels = np.random.default_rng(seed).integers(0, 13, (count, size // 8, size // 8))
-    return render.colourise(np.kron(labels, np.ones((8, 8), np.int64)))
+    return encodings.colourise(np.kron(labels, np.ones((8, 8), np.int64)))
 
 
 def test_body_pkl_reposes_to_the_predicted_joints(eager):
@@ -181,7 +181,7 @@ def test_body_pkl_reposes_to_the_predicted_joints(eager):
     assert eager.faces.shape == (len(layer.body_model.faces), 3)
     reposed = layer(body["betas"][None].astype(np.float32), body["pose"][None].astype(np.float32),
                     body["trans"][None].astype(np.float32), return_vertices=False)
-    np.testing.assert_allclose(reposed["joints"][0], result["joints"][1], atol=1e-4)
+    np.testing.assert_allclose(reposed["joints"][0], result["smpl_joints"][1], atol=1e-4)
 
 
 def test_joints_map_back_to_the_original_image(eager):
@@ -190,8 +190,8 @@ def test_joints_map_back_to_the_original_image(eager):
     transform = crops.transform_for_box(box)
     crop = crops.crop_image(image, transform)
     result = eager.segment_fit(crop[None], [transform])
-    np.testing.assert_allclose(transform.to_crop(result["joints_2d_original"][0]),
-                               result["joints_2d"][0], atol=1e-3)
+    np.testing.assert_allclose(transform.to_crop(result["smpl_joints_2d_original"][0]),
+                               result["smpl_joints_2d"][0], atol=1e-3)
     np.testing.assert_allclose(result["crop_transform"][0], transform.as_array())
     assert result["part_labels"].shape == (1, 512, 512)
 
@@ -216,7 +216,7 @@ def test_saved_model_matches_the_predictor(run_dir, tmp_path):
                                        err_msg=f"{name}: {key}")
     encoded = [tf.io.encode_png(image).numpy() for image in images]
     served = loaded._saved_model.serve_bytes(tf.constant(encoded))
-    np.testing.assert_allclose(served["joints"], eager.segment_fit(images)["joints"],
+    np.testing.assert_allclose(served["smpl_joints"], eager.segment_fit(images)["smpl_joints"],
                                rtol=1e-5, atol=1e-5)
 
 
@@ -260,6 +260,6 @@ def test_a_segmentation_run_of_the_trainer_drives_segment_fit(run_dir, tmp_path)
     expected = graph.segment(trainer.model, tf.constant(crops)).numpy()
     result = both.segment_fit(crops)
     np.testing.assert_array_equal(result["part_labels"], expected)
-    assert result["betas"].shape == (2, 10) and np.isfinite(result["joints_2d"]).all()
+    assert result["betas"].shape == (2, 10) and np.isfinite(result["smpl_joints_2d"]).all()
     with pytest.raises(ValueError, match="not a segmentation run"):
         predictor.load_segmentation_run(run_dir)

@@ -56,6 +56,14 @@ def test_matches_independent_reference(request, model, layer_name, tolerance):
     np.testing.assert_allclose(result["landmarks14"], landmarks, atol=tolerance)
 
 
+def test_run_landmarks_are_the_14_landmarks_or_the_24_joints(layer64):
+    result = layer64(*random_parameters(2, seed=4))
+    assert smpl.run_landmarks(result, 14) is result["landmarks14"]
+    assert smpl.run_landmarks(result, 24) is result["joints"]
+    with pytest.raises(ValueError, match="14 or 24"):
+        smpl.run_landmarks(result, 17)
+
+
 def test_rotation_matrix_input_and_absolute_mode_agree(model, layer64):
     betas, pose, translation = random_parameters(3, seed=2)
     relative = geometry.axis_angle_to_matrix(pose.reshape(3, 24, 3))
@@ -95,7 +103,7 @@ def test_user_landmark_table(model):
     for return_vertices in (True, False):
         result = layer(betas, pose, translation, return_vertices=return_vertices)
         expected = reference(model, betas, pose, translation)["vertices"][:, ids]
-        np.testing.assert_allclose(result["landmarks"], expected, atol=1e-10)
+        np.testing.assert_allclose(result["extra_landmarks"], expected, atol=1e-10)
 
 
 def test_fewer_betas_equal_zero_padding(layer64):

@@ -39,11 +39,11 @@ def test_samples_parse_back_and_reproduce_their_joints(generated):
         colours = images.read_image(paths["colours"])
         assert {tuple(c) for c in colours.reshape(-1, 3)} <= {
             tuple(c) for c in constants.PART_COLOURS}
-        np.testing.assert_array_equal(render.decolourise(colours),
+        np.testing.assert_array_equal(encodings.decolourise(colours),
                                       encodings.part_lookup(12)[synthesis.fit_size_labels(labels)])
         six = images.read_image(layout.colour_map_path(generated, sample_id, 6))
         np.testing.assert_array_equal(
-            render.decolourise(six, encodings.colour_table(6)),
+            encodings.decolourise(six, encodings.colour_table(6)),
             encodings.part_lookup(6)[synthesis.fit_size_labels(labels)])
 
 

@@ -218,7 +218,7 @@ def test_mixed_precision_trains_and_keeps_the_body_in_float32(root, tmp_path):
     assert model.encoder.layers[2].compute_dtype == "float16"
     assert model.head.compute_dtype == model.smpl.compute_dtype == "float32"
     outputs = model(a_batch(root)["input"])
-    for key in ("latent", "rotations", "smpl_joints", "joints_2d"):
+    for key in ("latent", "rotations", "smpl_joints", "landmarks_2d"):
         assert outputs[key].dtype == tf.float32, key
     metrics = trainer.train()
     assert trainer.step == 2 and np.isfinite(metrics["loss"])

@@ -7,7 +7,7 @@ from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("body_model", "layouts", "pose_prior", "resolve", "safe_pickle", "smpl",
+    submodules=("body_model", "parameter_records", "pose_prior", "resolve", "safe_pickle", "smpl",
                 "synthetic"),
     exports={
         "body_model": ("BodyModel", "load_body_model", "save_body_model"),

@@ -293,6 +293,14 @@ def _check_vertex_ids(vertex_ids, num_vertices):
     return ids
 
 
+def run_landmarks(outputs, num_landmarks):
+    """The landmark set a run compares [B, L, 3] of the layer's outputs: the
+    original's 14 landmarks for L = 14, SMPL's 24 joints for L = 24."""
+    if num_landmarks not in (14, 24):
+        raise ValueError(f"num_landmarks must be 14 or 24, got {num_landmarks}")
+    return outputs["landmarks14"] if num_landmarks == 14 else outputs["joints"]
+
+
 class SMPL(keras.layers.Layer):
     """SMPL as a Keras layer: betas and pose -> vertices, joints and landmarks.
 
@@ -324,7 +332,7 @@ class SMPL(keras.layers.Layer):
     Returns a dict of tensors:
       'vertices' [B, V, 3] (if return_vertices), 'joints' [B, 24, 3] posed
       joints, 'rest_joints' [B, 24, 3] J(β), 'landmarks14' [B, 14, 3] the
-      original's 14 landmarks, 'landmarks' [B, L, 3] (if landmark_vertex_ids),
+      original's 14 landmarks, 'extra_landmarks' [B, L, 3] (if landmark_vertex_ids),
       'relative_rotations' and 'absolute_rotations' [B, 24, 3, 3].
     """
 
@@ -399,7 +407,8 @@ class SMPL(keras.layers.Layer):
             [tf.gather(outputs["joints"], constants.LANDMARK14_JOINTS, axis=1), landmark_points],
             axis=1)
         if self._extra_landmarks is not None:
-            outputs["landmarks"] = self._extra_landmarks.pose(coefficients, transforms) + offset
+            outputs["extra_landmarks"] = (self._extra_landmarks.pose(coefficients, transforms)
+                                          + offset)
         return outputs
 
     def __call__(self, *args, **kwargs):

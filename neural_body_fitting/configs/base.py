@@ -11,7 +11,7 @@ import math
 import ml_collections
 
 from neural_body_fitting import constants, losses, registries
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.configs import migration
 from neural_body_fitting.data import encodings
 from neural_body_fitting.utils import registry
@@ -142,7 +142,7 @@ def validate(config):
     except ValueError as error:
         raise ValueError(f"config.data.{error}") from None
     try:
-        layouts.check_components(fitting.latent_components)
+        parameter_records.check_components(fitting.latent_components)
     except ValueError as error:
         raise ValueError(f"config.model.fitting.{error}") from None
     _check_choice(config, "optim.lr_policy", LR_POLICIES)

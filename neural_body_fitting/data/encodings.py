@@ -12,7 +12,13 @@ granularities group it as follows (label values, 0 is always background):
    1  the silhouette
 
 Joint maps draw each 2D joint as a disc of radius 3 px (at 224) in its own
-colour, on black.
+colour, on black. Every encoding the fitting network sees becomes its input
+by `scale_input` (x * 2/255 - 1, into [-1, 1]).
+
+Each encoding has a NumPy function (data preparation, serving, checks) and,
+where the tf.data pipeline or a graph needs it, a TensorFlow twin named
+`*_tf` that gives the same values. The twins import TensorFlow when called,
+so that this module stays importable without it (datasets, body-model I/O).
 """
 import colorsys
 
@@ -89,7 +95,89 @@ def mirror_labels(granularity):
 
 def encode_labels(labels24, granularity):
     """24-part label map [H, W] -> `granularity`'s colour map uint8 [H, W, 3]."""
-    return colour_table(granularity)[part_lookup(granularity)[np.asarray(labels24)]]
+    return colourise(part_lookup(granularity)[np.asarray(labels24)], colour_table(granularity))
+
+
+def encode_labels_tf(labels24, granularity):
+    """TF `encode_labels`: 24-part labels int [..., H, W] -> colour maps uint8 [..., H, W, 3]."""
+    import tensorflow as tf
+
+    lookup = tf.constant(part_lookup(granularity), tf.int32)
+    return colourise_tf(tf.gather(lookup, tf.cast(labels24, tf.int32)), colour_table(granularity))
+
+
+def colourise(label_map, colours=constants.PART_COLOURS):
+    """Label map [H, W] -> colour-coded map uint8 [H, W, 3] with the table `colours` [K, 3]."""
+    label_map = np.asarray(label_map)
+    colours = np.asarray(colours, np.uint8)
+    if label_map.max(initial=0) >= len(colours):
+        raise ValueError(f"colourise: label {label_map.max()} has no colour in a table of "
+                         f"{len(colours)}")
+    return colours[label_map]
+
+
+def colourise_tf(labels, colours=constants.PART_COLOURS):
+    """TF `colourise`: labels int [..., H, W] -> colour maps uint8 [..., H, W, 3].
+
+    A label outside the table fails in tf.gather on the CPU (on a GPU it reads
+    as black): graphs cannot raise `colourise`'s ValueError cheaply.
+    """
+    import tensorflow as tf
+
+    return tf.gather(tf.constant(np.asarray(colours, np.uint8)), labels)
+
+
+def colour_codes(colours):
+    """uint8-valued RGB [..., 3] -> one integer per colour int64 [...], to compare
+    colours in one step (0xRRGGBB)."""
+    colours = np.asarray(colours, np.int64)
+    return (colours[..., 0] << 16) | (colours[..., 1] << 8) | colours[..., 2]
+
+
+def colour_codes_tf(colours):
+    """TF `colour_codes`: uint8-valued RGB [..., 3] -> int32 [...] (24 bits fit)."""
+    import tensorflow as tf
+
+    colours = tf.cast(colours, tf.int32)
+    return colours[..., 0] * 65536 + colours[..., 1] * 256 + colours[..., 2]
+
+
+def decolourise(colour_map, colours=constants.PART_COLOURS, strict=True):
+    """Colour-coded map uint8 [H, W, 3] -> labels uint8 [H, W] (the nearest table colour).
+
+    With `strict`, a pixel whose colour is not exactly in the table raises a
+    ValueError that says how many pixels are off.
+    """
+    # Exact colours by lookup (a search in the sorted table codes); only the
+    # pixels off the table need distances. Ties go to the first table entry.
+    table = np.asarray(colours, np.int64)
+    table_codes = colour_codes(table)
+    order = np.argsort(table_codes, kind="stable")
+    codes = colour_codes(colour_map)
+    position = np.minimum(np.searchsorted(table_codes[order], codes), len(table) - 1)
+    labels = order[position]
+    off = table_codes[labels] != codes
+    if off.any():
+        if strict:
+            raise ValueError(f"decolourise: {int(off.sum())} pixels have colours outside the "
+                             "table")
+        distance = np.square(np.asarray(colour_map, np.int64)[off][:, None] - table).sum(-1)
+        labels[off] = np.argmin(distance, axis=-1)
+    return labels.astype(np.uint8)
+
+
+def decolourise_tf(colour_map, colours=constants.PART_COLOURS):
+    """TF `decolourise` of exact colours: uint8 [..., H, W, 3] -> labels int64 [..., H, W].
+
+    Only exact table colours are recognised; any other colour reads as label
+    0 (the background) rather than the nearest colour: the maps a graph sees
+    are made from the table, and a distance search would cost K times more.
+    """
+    import tensorflow as tf
+
+    table_codes = tf.constant(colour_codes(colours).astype(np.int32))
+    matches = tf.cast(colour_codes_tf(colour_map)[..., None] == table_codes, tf.int32)
+    return tf.argmax(matches, axis=-1)
 
 
 def joint_colours(num_joints):
@@ -111,6 +199,35 @@ def draw_joint_map(joints_2d, size=constants.FIT_SIZE, radius=3):
         inside = (centres[None, :] - u) ** 2 + (centres[:, None] - v) ** 2 <= radius ** 2
         image[inside] = colour
     return image
+
+
+def draw_joint_map_tf(joints_2d, size=constants.FIT_SIZE, radius=3):
+    """TF `draw_joint_map`: joints [L, 2] (pixels, L known) -> uint8 [size, size, 3]."""
+    import tensorflow as tf
+
+    num_joints = joints_2d.shape[0]
+    colours = tf.constant(joint_colours(num_joints), tf.float32)
+    centres = tf.range(size, dtype=tf.float32) + 0.5
+    dx = centres[None, None, :] - tf.cast(joints_2d[:, 0], tf.float32)[:, None, None]
+    dy = centres[None, :, None] - tf.cast(joints_2d[:, 1], tf.float32)[:, None, None]
+    inside = tf.cast(dx * dx + dy * dy <= radius * radius, tf.float32)  # [L, H, W]
+    # The last joint drawn wins where discs overlap, as in the NumPy drawing.
+    order = tf.range(1, num_joints + 1, dtype=tf.float32)[:, None, None]
+    winner = tf.argmax(inside * order, axis=0)
+    image = tf.gather(colours, winner) * tf.reduce_max(inside, axis=0)[..., None]
+    return tf.cast(image, tf.uint8)
+
+
+def scale_input(image):
+    """The fitting network's input scaling: uint8-valued [...] -> float32 [...] in [-1, 1]."""
+    return np.asarray(image, np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+
+
+def scale_input_tf(image):
+    """TF `scale_input` (x * 2/255 - 1 in float32, the same values)."""
+    import tensorflow as tf
+
+    return tf.cast(image, tf.float32) * (2.0 / 255.0) - 1.0
 
 
 def parse_input_type(input_type):

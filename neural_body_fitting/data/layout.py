@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from neural_body_fitting import constants
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.utils import files, images
 
 SPLITS = ("train", "val", "test")
@@ -58,8 +58,9 @@ def write_sample(root, sample_id, *, smplparams, rest_joints, posed_joints, proj
     """Writes one sample's files (images optional) in the layout above."""
     paths = sample_paths(root, sample_id)
     smplparams = np.asarray(smplparams, np.float64).reshape(-1)
-    if smplparams.shape != (layouts.NUM_SMPL_PARAMS,) or not np.all(np.isfinite(smplparams)):
-        raise ValueError(f"{paths['smplparams']}: need {layouts.NUM_SMPL_PARAMS} finite values")
+    count = parameter_records.NUM_SMPL_PARAMS
+    if smplparams.shape != (count,) or not np.all(np.isfinite(smplparams)):
+        raise ValueError(f"{paths['smplparams']}: need {count} finite values")
     joints = [np.asarray(a, np.float64) for a in (rest_joints, posed_joints, projected_joints)]
     if joints[0].shape != (24, 3) or joints[1].shape[1:] != (3,) or joints[2].shape != (
             joints[1].shape[0], 2):
@@ -90,8 +91,8 @@ def _read_floats(path):
 def read_smplparams(path):
     """[85] float64: betas 10, axis-angle pose 72, translation 3."""
     values = _read_floats(path)
-    if values.shape != (layouts.NUM_SMPL_PARAMS,):
-        raise ValueError(f"{path}: expected {layouts.NUM_SMPL_PARAMS} float64 values, "
+    if values.shape != (parameter_records.NUM_SMPL_PARAMS,):
+        raise ValueError(f"{path}: expected {parameter_records.NUM_SMPL_PARAMS} float64 values, "
                          f"got {len(values)}")
     return values
 

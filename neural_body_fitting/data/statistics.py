@@ -1,6 +1,6 @@
 """Latent statistics files: `<prefix>_mean.npy` and `<prefix>_std.npy`, each [229].
 
-The record layout is `body.layouts`' statistics record (betas 10, rotations
+The record layout is `body.parameter_records`' statistics record (betas 10, rotations
 216 in the run's rotation mode, translation 3). The original shipped them as
 `train_mean.npy` / `train_std.npy` (prefix `<dir>/train`).
 """
@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.utils import files
 
 KINDS = ("mean", "std")
@@ -44,7 +44,7 @@ def load_latent_statistics(prefix, what="latent statistics"):
 
 def _check(values, path):
     values = np.asarray(values)
-    if values.shape != (layouts.NUM_STATS,) or not np.all(np.isfinite(values)):
-        raise ValueError(f"{path}: latent statistics must be {layouts.NUM_STATS} finite values, "
-                         f"got shape {list(values.shape)}")
+    if values.shape != (parameter_records.NUM_STATS,) or not np.all(np.isfinite(values)):
+        raise ValueError(f"{path}: latent statistics must be {parameter_records.NUM_STATS} "
+                         f"finite values, got shape {list(values.shape)}")
     return values

@@ -93,8 +93,10 @@ class SampleRenderer:
 
     def pose_bodies(self, betas, poses, translations):
         """Batched SMPL: vertices [N, V, 3], rest joints [N, 24, 3], landmarks [N, L, 3]."""
+        from neural_body_fitting.body import smpl  # Loaded by __init__ already.
+
         out = self.layer(betas, poses, translations)
-        landmarks = out["landmarks14"] if self.num_landmarks == 14 else out["joints"]
+        landmarks = smpl.run_landmarks(out, self.num_landmarks)
         return (out["vertices"].numpy().astype(np.float64), out["rest_joints"].numpy(),
                 landmarks.numpy().astype(np.float64))
 

@@ -223,8 +223,7 @@ def convert_release(release_dir, output_dir, body_model=None, splits=("train", "
             written.append(sample_id)
             out = layer(sample["betas"][None], pose[None], translation[None])
             vertices = out["vertices"].numpy()[0].astype(np.float64)
-            landmarks = (out["landmarks14"] if num_landmarks == 14 else out["joints"])
-            posed = landmarks.numpy()[0].astype(np.float64)
+            posed = smpl.run_landmarks(out, num_landmarks).numpy()[0].astype(np.float64)
             labels = render.render_label_map(vertices, model.faces, face_labels,
                                              constants.CROP_SIZE)
             small = cv2.resize(labels, (constants.FIT_SIZE,) * 2,

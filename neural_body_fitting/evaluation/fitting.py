@@ -67,26 +67,26 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
         truth_layer = smpl.SMPL(model.smpl.body_model)
     head = constants.LANDMARK14_HEAD if config.data.num_landmarks == 14 else (12, 15)
     rows = {key: [] for key in ("id", *METRICS)}
-    predictions = {"betas": [], "rotations": [], "joints": []}
+    predictions = {"betas": [], "rotations": [], "smpl_joints": []}
     predict = predict or prediction_function(model, config)
     for batch in dataset:
         outputs = {key: value.numpy() for key, value in predict(batch).items()}
         truth = truth_layer(batch["betas"], batch["pose"], batch["translation"],
                             return_vertices=False)
-        true_joints = truth["joints"].numpy()
+        true_smpl_joints = truth["joints"].numpy()
         true_rot = (truth["absolute_rotations"] if config.model.fitting.use_absrot
                     else truth["relative_rotations"]).numpy()
         for k, sample_id in enumerate(batch["id"].numpy()):
             _check_finite(sample_id.decode(), outputs, k)
-            values = metrics.sample_metrics(outputs["smpl_joints"][k], true_joints[k],
-                                    outputs["joints_2d"][k], batch["joints_2d"].numpy()[k],
+            values = metrics.sample_metrics(outputs["smpl_joints"][k], true_smpl_joints[k],
+                                    outputs["landmarks_2d"][k],
+                                    batch["landmarks_2d"].numpy()[k],
                                     outputs["rotations"][k], true_rot[k], head)
             rows["id"].append(sample_id.decode())
             for key in METRICS:
                 rows[key].append(values[key])
-            for key, name in (("betas", "betas"), ("rotations", "rotations"),
-                              ("joints", "smpl_joints")):
-                predictions[key].append(outputs[name][k])
+            for key in predictions:
+                predictions[key].append(outputs[key][k])
         if len(rows["id"]) >= num_samples:
             break
     per_sample = {key: np.array(values) for key, values in rows.items()}
@@ -112,7 +112,7 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
 
 def _check_finite(sample_id, outputs, index):
     """FloatingPointError naming the sample if the network's output is not finite."""
-    for key in ("betas", "rotations", "smpl_joints", "joints_2d"):
+    for key in ("betas", "rotations", "smpl_joints", "landmarks_2d"):
         if not np.all(np.isfinite(outputs[key][index])):
             raise FloatingPointError(f"sample '{sample_id}': the network predicted non-finite "
                                      f"'{key}'; the run's weights or inputs are broken")

@@ -1,7 +1,7 @@
 """Evaluation of a trained part segmenter (stage 1) on a split.
 
 The segmenter's logits at the input size are turned into classes by argmax
-and compared with the ground truth (`data.segmentation`, no augmentation)
+and compared with the ground truth (`data.segmentation_inputs`, no augmentation)
 with the metrics of `evaluation.segmentation_metrics`. `evaluate_segmentation`
 writes, like the fitting evaluation, `<output>.csv` with one row per sample
 (id, pixel_accuracy, mean_iou and f1 of that image) and `<output>.json` with
@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import configs
-from neural_body_fitting.data import segmentation as segmentation_data
+from neural_body_fitting.data import segmentation_inputs
 from neural_body_fitting.evaluation import segmentation_metrics as metrics
 from neural_body_fitting.networks import segmentation as segmenters
 from neural_body_fitting.training import checkpoints, runs
@@ -175,9 +175,9 @@ def load_segmentation_run_model(config, model_dir, allow_run_changes=False):
 
 def segmentation_evaluation_dataset(config, split):
     """(unshuffled, unaugmented batches of `split`, its number of samples)."""
-    loaded = segmentation_data.load_segmentation_split(config.runtime.dataset_root, split,
+    loaded = segmentation_inputs.load_segmentation_split(config.runtime.dataset_root, split,
                                                        config.runtime.skip_bad_samples)
-    dataset = segmentation_data.make_segmentation_dataset(
+    dataset = segmentation_inputs.make_segmentation_dataset(
         loaded, config.optim.batch_size, input_size=config.data.input_size,
         num_classes=config.model.segmenter.num_classes, shuffle=False, repeat=False,
         drop_remainder=False)

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.body import layouts, resolve, smpl
+from neural_body_fitting.body import parameter_records, resolve, smpl
 from neural_body_fitting.networks import backbones, construction
 
 
@@ -48,7 +48,7 @@ class FittingOptions:
     def __post_init__(self):
         if self.num_landmarks not in (14, 24):
             raise ValueError(f"num_landmarks must be 14 or 24, got {self.num_landmarks}")
-        layouts.check_components(self.latent_components)
+        parameter_records.check_components(self.latent_components)
 
     @classmethod
     def from_config(cls, config):
@@ -61,7 +61,7 @@ class FittingOptions:
 
     @property
     def rotation_mode(self):
-        return layouts.rotation_mode(self.use_absrot)
+        return parameter_records.rotation_mode(self.use_absrot)
 
 
 class NBFModel(keras.Model):
@@ -78,7 +78,7 @@ class NBFModel(keras.Model):
         self.options = (options if isinstance(options, FittingOptions)
                         else FittingOptions(**options))
         size = self.options.input_size
-        self.latent_size = layouts.latent_size(self.options.latent_components)
+        self.latent_size = parameter_records.latent_size(self.options.latent_components)
         mixed = self.options.mixed_precision
         # Under mixed precision only the encoder computes in float16; otherwise
         # every layer follows the global policy (float64 in reference tests).
@@ -103,22 +103,23 @@ class NBFModel(keras.Model):
         """inputs [B, S, S, 3] in [-1, 1]; translation [B, 3] (None: fixed or predicted)."""
         latent = self.head(self.encoder(inputs, training=training))
         full = latent + tf.cast(self.latent_mean, latent.dtype)
-        betas = full[:, layouts.BETAS]
-        rotations = tf.reshape(full[:, layouts.ROTATIONS], [-1, constants.NUM_JOINTS, 3, 3])
+        betas = full[:, parameter_records.BETAS]
+        rotations = tf.reshape(full[:, parameter_records.ROTATIONS], [-1, constants.NUM_JOINTS, 3, 3])
         if self.options.use_svd:
             rotations = geometry.project_to_so3(rotations)
         if translation is None:
             translation = tf.broadcast_to(tf.constant(constants.FIXED_TRANSLATION, latent.dtype),
                                           [tf.shape(latent)[0], 3])
-            if self.latent_size > layouts.LATENT_TRANSLATION.start:
-                translation = tf.concat([full[:, layouts.LATENT_TRANSLATION],
+            if self.latent_size > parameter_records.LATENT_TRANSLATION.start:
+                translation = tf.concat([full[:, parameter_records.LATENT_TRANSLATION],
                                          translation[:, 2:]], axis=1)
         body = self.smpl(betas, rotations, translation, return_vertices=return_vertices)
-        joints = body["landmarks14"] if self.options.num_landmarks == 14 else body["joints"]
+        landmarks = smpl.run_landmarks(body, self.options.num_landmarks)
         outputs = {
             "latent": latent, "betas": betas, "rotations": rotations,
             "rest_joints": body["rest_joints"], "smpl_joints": body["joints"],
-            "joints": joints, "joints_2d": geometry.project_points(joints, constants.FIT_SIZE),
+            "landmarks": landmarks,
+            "landmarks_2d": geometry.project_points(landmarks, constants.FIT_SIZE),
             "translation": translation,
         }
         if return_vertices:
@@ -160,7 +161,7 @@ def build_fitting_model(config, statistics_mean=None, body_model=None):
     """
     options = FittingOptions.from_config(config)
     mean = (None if statistics_mean is None else
-            layouts.latent_from_statistics(statistics_mean, options.latent_components)
+            parameter_records.latent_from_statistics(statistics_mean, options.latent_components)
             .astype(np.float32))
     model = NBFModel(options, body_model or config.model.body_model or None, mean)
     size = options.input_size

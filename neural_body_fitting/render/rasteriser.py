@@ -120,46 +120,6 @@ def render_depth(vertices, faces, resolution=constants.CROP_SIZE, focal_length=N
     return np.where(depth > _BACKGROUND_DEPTH, np.inf, depth).astype(np.float32)
 
 
-def colourise(label_map, colours=constants.PART_COLOURS):
-    """Label map [H, W] -> colour-coded map uint8 [H, W, 3] with the table `colours` [K, 3]."""
-    label_map = np.asarray(label_map)
-    colours = np.asarray(colours, np.uint8)
-    if label_map.max(initial=0) >= len(colours):
-        raise ValueError(f"colourise: label {label_map.max()} has no colour in a table of "
-                         f"{len(colours)}")
-    return colours[label_map]
-
-
-def _rgb_codes(colours):
-    """uint8-valued RGB [..., 3] -> one integer per colour [...]."""
-    colours = np.asarray(colours, np.int64)
-    return (colours[..., 0] << 16) | (colours[..., 1] << 8) | colours[..., 2]
-
-
-def decolourise(colour_map, colours=constants.PART_COLOURS, strict=True):
-    """Colour-coded map uint8 [H, W, 3] -> labels uint8 [H, W] (the nearest table colour).
-
-    With `strict`, a pixel whose colour is not exactly in the table raises a
-    ValueError that says how many pixels are off.
-    """
-    # Exact colours by lookup (a search in the sorted table codes); only the
-    # pixels off the table need distances. Ties go to the first table entry.
-    table = np.asarray(colours, np.int64)
-    table_codes = _rgb_codes(table)
-    order = np.argsort(table_codes, kind="stable")
-    codes = _rgb_codes(colour_map)
-    position = np.minimum(np.searchsorted(table_codes[order], codes), len(table) - 1)
-    labels = order[position]
-    off = table_codes[labels] != codes
-    if off.any():
-        if strict:
-            raise ValueError(f"decolourise: {int(off.sum())} pixels have colours outside the "
-                             "table")
-        distance = np.square(np.asarray(colour_map, np.int64)[off][:, None] - table).sum(-1)
-        labels[off] = np.argmin(distance, axis=-1)
-    return labels.astype(np.uint8)
-
-
 def _face_normals(corners):
     """Unit normals [F, 3] of the triangles with corners [F, 3, 3]."""
     normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])

@@ -94,7 +94,7 @@ class TFLiteConversionError(RuntimeError):
 
 def export_tflite(path, model):
     """Writes the fitting network (input [1, s, s, 3] in [-1, 1] -> betas, pose,
-    translation, joints) as a TFLite flatbuffer.
+    translation, smpl_joints) as a TFLite flatbuffer.
 
     With TF 2.21 a network with `use_svd` (the default) does not convert:
     `tf.Svd` is neither a TFLite builtin nor an allowed TF ("flex") op.
@@ -105,7 +105,7 @@ def export_tflite(path, model):
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
     def network(inputs):
         outputs = graph.body_outputs(model, inputs)
-        return {key: outputs[key] for key in ("betas", "pose", "translation", "joints")}
+        return {key: outputs[key] for key in ("betas", "pose", "translation", "smpl_joints")}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [network.get_concrete_function()], model)

@@ -7,8 +7,8 @@ Every function returns a dict of tensors, per person:
   pose [B, 72]             axis-angle of the *relative* rotations (SMPL's pose vector)
   rotations [B, 24, 3, 3]  the relative rotation matrices
   translation [B, 3]
-  joints [B, 24, 3]        posed SMPL joints, camera coordinates
-  joints_2d [B, 24, 2]     their projection into the 512 crop (the original camera)
+  smpl_joints [B, 24, 3]     posed SMPL joints, camera coordinates
+  smpl_joints_2d [B, 24, 2]  their projection into the 512 crop (the original camera)
   part_labels [B, n, n]    uint8: stage 1's labels (segment_fit, n = 512) or the
                            fitting input's (fit, n = 224)
   vertices [B, V, 3]       with `return_vertices`
@@ -16,7 +16,7 @@ Every function returns a dict of tensors, per person:
 import tensorflow as tf
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.data import pipeline
+from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import handover
 
 
@@ -35,8 +35,8 @@ def body_outputs(model, inputs, return_vertices=False):
                            [-1, 3 * constants.NUM_JOINTS]),
         "rotations": rotations,
         "translation": outputs["translation"],
-        "joints": outputs["smpl_joints"],
-        "joints_2d": geometry.project_points(outputs["smpl_joints"], constants.CROP_SIZE),
+        "smpl_joints": outputs["smpl_joints"],
+        "smpl_joints_2d": geometry.project_points(outputs["smpl_joints"], constants.CROP_SIZE),
     }
     if return_vertices:
         result["vertices"] = outputs["vertices"]
@@ -48,7 +48,7 @@ def fit(model, colour_maps, return_vertices=False):
     fit_maps = handover.resize_nearest(colour_maps, constants.FIT_SIZE)
     inputs = handover.fitting_input(fit_maps, model.options.input_size)
     result = body_outputs(model, inputs, return_vertices)
-    result["part_labels"] = tf.cast(pipeline.decolourise_12(fit_maps), tf.uint8)
+    result["part_labels"] = tf.cast(encodings.decolourise_tf(fit_maps), tf.uint8)
     return result
 
 
@@ -75,6 +75,6 @@ def segment(segmenter, images):
 def segment_fit(segmenter, model, images, return_vertices=False):
     """Both stages on uint8 crops [B, 512, 512, 3]: labels -> colours -> thumbnail -> fit."""
     labels = segment(segmenter, images)
-    result = fit(model, handover.colour_labels(labels), return_vertices)
+    result = fit(model, encodings.colourise_tf(labels), return_vertices)
     result["part_labels"] = tf.cast(labels, tf.uint8)
     return result

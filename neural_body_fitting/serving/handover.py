@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants
+from neural_body_fitting.data import encodings
 
 
 def nearest_indices(source_size, target_size):
@@ -48,19 +49,14 @@ def labels_from_logits(logits, size=constants.CROP_SIZE):
     return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
 
-def colour_labels(labels):
-    """Labels int [B, H, W] (0..12) -> colour maps uint8 [B, H, W, 3] (`constants.PART_COLOURS`)."""
-    return tf.gather(tf.constant(constants.PART_COLOURS, tf.uint8), labels)
-
-
 def fitting_input(colour_maps, input_size=constants.FIT_SIZE):
     """Colour maps uint8 [B, n, n, 3] -> the fitting network's input float32 [B, s, s, 3].
 
-    Thumbnail-nearest to 224, then x * 2/255 - 1; a network trained at
+    Thumbnail-nearest to 224, then `encodings.scale_input`; a network trained at
     another input size gets the 224 map resized with nearest sampling, as the
-    training pipeline (`data.pipeline`) feeds it.
+    training pipeline (`data.fitting_inputs`) feeds it.
     """
     maps = resize_nearest(colour_maps, constants.FIT_SIZE)
     if input_size != constants.FIT_SIZE:
         maps = tf.image.resize(maps, [input_size, input_size], method="nearest")
-    return tf.cast(maps, tf.float32) * (2.0 / 255.0) - 1.0
+    return encodings.scale_input_tf(maps)

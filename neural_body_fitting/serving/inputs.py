@@ -19,7 +19,8 @@ import os
 import cv2
 import numpy as np
 
-from neural_body_fitting import constants, render
+from neural_body_fitting import constants
+from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import crops, handover, people
 
 MODES = ("fit", "segment_fit")
@@ -126,10 +127,10 @@ def part_map_colours(image, path):
         if image.max() > constants.NUM_PARTS:
             raise ValueError(f"{path}: a label map holds 0..{constants.NUM_PARTS}, found "
                              f"{image.max()} (a greyscale photo? use --mode=segment_fit)")
-        return render.colourise(image)
+        return encodings.colourise(image)
     colours = image[..., :3]
     try:
-        render.decolourise(colours)
+        encodings.decolourise(colours)
     except ValueError as error:
         raise ValueError(f"{path}: not a 12-part colour map ({error}; a photo? use "
                          "--mode=segment_fit)") from None

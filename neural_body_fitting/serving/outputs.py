@@ -153,13 +153,13 @@ def write_person(output_dir, person_id, result, index, faces, crop, original, tr
     resolution = _rendering_resolution([(crop, crop_frame), (original, transform)])
     rendered, mask = render.render_shaded(vertices, faces, resolution)
     images.write_png(paths["crop"], crop)
-    images.write_png(paths["parts"], render.colourise(result["part_labels"][index]))
+    images.write_png(paths["parts"], encodings.colourise(result["part_labels"][index]))
     on_crop, _ = overlay_rendering(crop, rendered, mask, crop_frame)
     images.write_png(paths["overlay"], draw_joints(
-        on_crop, crop_frame.to_original(result["joints_2d"][index])))
+        on_crop, crop_frame.to_original(result["smpl_joints_2d"][index])))
     on_original, shrink = overlay_rendering(original, rendered, mask, transform)
     images.write_png(paths["overlay_original"], draw_joints(
-        on_original, result["joints_2d_original"][index] * shrink))
+        on_original, result["smpl_joints_2d_original"][index] * shrink))
     files.atomic_write(paths["obj"], obj_text(vertices, faces))
     files.atomic_write(paths["ply"], ply_bytes(vertices, faces))
     files.atomic_write(paths["body_pkl"], pickle.dumps(body_dict(result, index), protocol=2))

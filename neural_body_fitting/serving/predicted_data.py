@@ -27,7 +27,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from neural_body_fitting import constants
-from neural_body_fitting.data import layout
+from neural_body_fitting.data import encodings, layout
 from neural_body_fitting.serving import graph, handover
 from neural_body_fitting.utils import files, images
 
@@ -37,7 +37,7 @@ BATCH_SIZE = 8
 def predicted_colour_maps(segmenter, crops):
     """uint8 crops [B, 512, 512, 3] -> the hand-over's colour maps uint8 [B, 224, 224, 3]."""
     labels = graph.segment(segmenter, crops)
-    return handover.resize_nearest(handover.colour_labels(labels), constants.FIT_SIZE)
+    return handover.resize_nearest(encodings.colourise_tf(labels), constants.FIT_SIZE)
 
 
 def link_or_copy(source, target):

@@ -7,8 +7,8 @@
 
 A result is a dict of NumPy arrays (see `serving.graph`) plus
 
-  joints_2d_original [B, 24, 2]  the 2D joints in the original image's pixels
-  crop_transform [B, 4]          (scale, centre x, centre y, 512) of `crops.CropTransform`
+  smpl_joints_2d_original [B, 24, 2]  the 2D SMPL joints in the original image's pixels
+  crop_transform [B, 4]               (scale, centre x, centre y, 512) of `crops.CropTransform`
 
 Part maps are their own "original": without transforms their joints come
 back in the map's pixels.
@@ -18,7 +18,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from neural_body_fitting import constants, evaluation, render
+from neural_body_fitting import constants, evaluation
+from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import crops, graph, handover
 from neural_body_fitting.training import runs
 
@@ -46,7 +47,7 @@ def _as_colour_maps(part_maps):
     """Colour maps uint8 [B, n, n, 3], or label maps [B, n, n] coloured with the part colours."""
     part_maps = np.asarray(part_maps)
     if part_maps.ndim == 3:
-        part_maps = render.colourise(part_maps)
+        part_maps = encodings.colourise(part_maps)
     if part_maps.ndim != 4 or part_maps.shape[1] != part_maps.shape[2] or part_maps.shape[3] != 3:
         raise ValueError("part maps must be square colour maps [B, n, n, 3] or label maps "
                          f"[B, n, n], got shape {list(part_maps.shape)}")
@@ -140,8 +141,8 @@ def _with_original_joints(result, transforms):
     if len(transforms) != len(result["betas"]):
         raise ValueError(f"got {len(transforms)} crop transforms for {len(result['betas'])} "
                          "inputs")
-    result["joints_2d_original"] = np.stack([
-        transform.to_original(joints) for transform, joints in
-        zip(transforms, result["joints_2d"])]).astype(np.float32)
+    result["smpl_joints_2d_original"] = np.stack([
+        transform.to_original(joints_2d) for transform, joints_2d in
+        zip(transforms, result["smpl_joints_2d"])]).astype(np.float32)
     result["crop_transform"] = np.stack([t.as_array() for t in transforms])
     return result

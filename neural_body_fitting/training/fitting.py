@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import data, losses, networks, registries
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import encodings, statistics
 from neural_body_fitting.training import runs
@@ -32,7 +32,7 @@ def latent_statistics(config, split):
         return statistics.load_latent_statistics(
             prefix.format(dataset_root=config.runtime.dataset_root),
             "config.model.fitting.latent_stats")
-    return data.latent_statistics(split, layouts.rotation_mode(config.model.fitting.use_absrot))
+    return data.latent_statistics(split, parameter_records.rotation_mode(config.model.fitting.use_absrot))
 
 
 def statistics_prefix(model_dir):
@@ -62,7 +62,7 @@ class FittingTask:
         self.term_names = tuple(self.config.loss.terms)
         self.stats_mean, self.stats_std = run.statistics
         self.inputs = data.FittingInputs.from_config(self.config, self.stats_mean)
-        self.latent_std = tf.constant(layouts.latent_from_statistics(
+        self.latent_std = tf.constant(parameter_records.latent_from_statistics(
             self.stats_std, self.config.model.fitting.latent_components))
         # Loaded now: importing inside the traced step would go through AutoGraph.
         for kind, _ in self.config.loss.terms.values():
@@ -111,7 +111,7 @@ class FittingTask:
                 f"{prefix}_mean.npy; the run directory was changed outside the library")
         self.statistics.mean.assign(self.stats_mean)
         self.statistics.std.assign(self.stats_std)
-        model.latent_mean.assign(layouts.latent_from_statistics(
+        model.latent_mean.assign(parameter_records.latent_from_statistics(
             self.stats_mean, self.config.model.fitting.latent_components))
 
     def write_run_files(self):
@@ -132,10 +132,10 @@ class FittingTask:
         outputs = model(batch["input"], translation=translation, training=True)
         terms = losses.loss_terms_values(dict(config.loss.terms), outputs, batch,
                                          self.latent_std)
-        joints = outputs["joints"]
-        joint_error = tf.reduce_sum(tf.norm(joints - tf.cast(batch["joints"], joints.dtype),
-                                            axis=-1))
-        count = tf.cast(tf.size(batch["joints"]) // 3, joints.dtype)
+        landmarks = outputs["landmarks"]
+        joint_error = tf.reduce_sum(tf.norm(
+            landmarks - tf.cast(batch["landmarks"], landmarks.dtype), axis=-1))
+        count = tf.cast(tf.size(batch["landmarks"]) // 3, landmarks.dtype)
         return terms, {"joint_error_sum": joint_error, "joint_count": count}
 
     @staticmethod
@@ -147,7 +147,7 @@ class FittingTask:
     def image_summaries(model, batch):
         """TensorBoard images of the first replica's batch: inputs and 2D joint maps."""
         del model
-        inputs, joints = batch["input"], batch["joints_2d"]
+        inputs, landmarks_2d = batch["input"], batch["landmarks_2d"]
         tf.summary.image("input", (inputs[:3] + 1.0) / 2.0, max_outputs=3)
-        maps = [encodings.draw_joint_map(j.numpy()) for j in joints[:3]]
-        tf.summary.image("joints_2d", np.stack(maps).astype(np.float32) / 255.0, max_outputs=3)
+        maps = [encodings.draw_joint_map(points.numpy()) for points in landmarks_2d[:3]]
+        tf.summary.image("landmarks_2d", np.stack(maps).astype(np.float32) / 255.0, max_outputs=3)

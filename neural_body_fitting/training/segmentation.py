@@ -2,7 +2,7 @@
 
 The segmenter (`config.model.segmenter.network`) learns
 `config.model.segmenter.num_classes` part classes from the images and label
-maps of `data.segmentation`, augmented on the fly,
+maps of `data.segmentation_inputs`, augmented on the fly,
 with the softmax cross-entropy of `losses.segmentation` (weight decay is
 added by the loop). Per step it reports the batch's pixel accuracy; its
 TensorBoard images show input, ground truth and prediction side by side.
@@ -12,8 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants
-from neural_body_fitting.data import encodings
-from neural_body_fitting.data import segmentation as segmentation_data
+from neural_body_fitting.data import encodings, segmentation_inputs
 from neural_body_fitting.losses import segmentation as segmentation_losses
 from neural_body_fitting.networks import segmentation as segmenters
 
@@ -28,7 +27,7 @@ def augmentation_ranges(config):
 def colour_parts(labels, num_classes):
     """Class map int [..., H, W] -> float32 RGB [..., H, W, 3] in 0..1 (the parts' colours)."""
     table = encodings.colour_table(encodings.granularity_of_classes(num_classes))
-    return tf.gather(tf.constant(table, tf.float32) / 255.0, labels)
+    return tf.cast(encodings.colourise_tf(labels, table), tf.float32) / 255.0
 
 
 def summary_panels(images, labels, predicted, num_classes):
@@ -60,7 +59,7 @@ class SegmentationTask:
     @staticmethod
     def load_split(config):
         """Reads and checks the training split (any dataset with images and label maps)."""
-        return segmentation_data.load_segmentation_split(
+        return segmentation_inputs.load_segmentation_split(
             config.runtime.dataset_root, config.runtime.train_split,
             config.runtime.skip_bad_samples)
 
@@ -85,7 +84,7 @@ class SegmentationTask:
     def build_inputs(self, input_context, split, batch_size, skip_batches):
         """One input pipeline's augmented batches of `split` (its shard of the samples)."""
         config = self.config
-        return segmentation_data.make_segmentation_dataset(
+        return segmentation_inputs.make_segmentation_dataset(
             split, batch_size, input_size=config.data.input_size,
             num_classes=config.model.segmenter.num_classes, seed=config.optim.seed,
             augmentation=augmentation_ranges(config), skip_batches=skip_batches,

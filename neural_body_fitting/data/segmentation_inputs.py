@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants
-from neural_body_fitting.data import augment, encodings, layout, pipeline
+from neural_body_fitting.data import augment, encodings, fitting_inputs, layout
 
 
 @dataclasses.dataclass
@@ -58,10 +58,10 @@ def load_segmentation_split(root, split, skip_bad_samples=False):
                 raise FileNotFoundError(
                     f"{paths[kind]}: file does not exist (list {layout.list_path(root, split)}"
                     f" names '{sample_id}'; the segmenter needs images/ and labels/)")
-            pipeline.check_input_png(paths[kind], kind)
+            fitting_inputs.check_input_png(paths[kind], kind)
         return paths["image"], paths["labels"]
 
-    kept, skipped = pipeline.read_checked_samples(root, split, read_sample, skip_bad_samples)
+    kept, skipped = fitting_inputs.read_checked_samples(root, split, read_sample, skip_bad_samples)
     ids = [sample_id for sample_id, _, _ in kept]
     image_paths, label_paths = (list(column) for column in zip(*(paths for _, _, paths in kept)))
     return SegmentationSplit(root, ids, image_paths, label_paths, skipped)
@@ -74,8 +74,8 @@ def _decoder(input_size, num_classes):
     size = [input_size, input_size]
 
     def decode(image_path, label_path):
-        image = tf.cast(pipeline.decode_png(image_path, 3), tf.float32)
-        labels24 = pipeline.decode_png(label_path, 1)
+        image = tf.cast(fitting_inputs.decode_png(image_path, 3), tf.float32)
+        labels24 = fitting_inputs.decode_png(label_path, 1)
         if input_size != constants.CROP_SIZE:
             image = tf.image.resize(image, size, method="bilinear")
             labels24 = tf.image.resize(labels24, size, method="nearest")

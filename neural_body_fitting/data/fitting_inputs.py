@@ -9,16 +9,18 @@ training starts, or skipped and counted with `skip_bad_samples=True`.
   'parts12'              the 12-part colour map as stored (`colours/`)
   'parts1|3|6|24'        the 24-part label map (`labels/`) regrouped and coloured;
                          without it, 1/3/6 parts are regrouped from the colour map
-  'joints14|24'          discs of radius 3 px at the stored 2D joints (14: the
-                         landmarks; 24 needs a dataset written with 24 landmarks)
+  'joints14|24'          discs of radius 3 px at the stored 2D landmarks (14: the
+                         original's; 24: SMPL's joints, from a dataset written
+                         with 24 landmarks)
   'rgb'                  the 512 crop resized bilinearly
 
-All inputs are 224 x 224 x 3 in [-1, 1] (x * 2/255 - 1); maps are resized
-with nearest neighbour. Each element is a dict: 'id', 'path', 'input',
-'latent' (the latent record of `body.layouts` minus the statistics' mean),
-'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3] (relative or
-absolute), 'translation', 'rest_joints' [24, 3], 'joints' [L, 3], 'joints_2d'
-[L, 2].
+All inputs are 224 x 224 x 3 in [-1, 1] (`encodings.scale_input`); maps are
+resized with nearest neighbour. Each element is a dict: 'id', 'path',
+'input', 'latent' (the latent record of `body.parameter_records` minus the
+statistics' mean), 'latent_flag', 'betas', 'pose', 'rotations' [24, 3, 3]
+(relative or absolute), 'translation', 'rest_joints' [24, 3], 'landmarks'
+[L, 3] and 'landmarks_2d' [L, 2] (the landmark set the run compares: the
+original's 14 landmarks, or SMPL's 24 joints).
 """
 import dataclasses
 import os
@@ -28,7 +30,7 @@ import tensorflow as tf
 from absl import logging
 
 from neural_body_fitting import constants, geometry
-from neural_body_fitting.body import layouts
+from neural_body_fitting.body import parameter_records
 from neural_body_fitting.data import encodings, layout
 from neural_body_fitting.utils import images
 
@@ -42,13 +44,13 @@ class Split:
     latent_flags: np.ndarray  # [N]
     params: np.ndarray   # [N, 85] betas, axis-angle pose, translation
     rest_joints: np.ndarray  # [N, 24, 3]
-    joints: np.ndarray   # [N, L, 3]
-    joints_2d: np.ndarray  # [N, L, 2]
+    landmarks: np.ndarray     # [N, L, 3] posed, camera coordinates
+    landmarks_2d: np.ndarray  # [N, L, 2] projected into the 224 crop
     skipped: list        # [(id, reason)] samples left out
 
     @property
     def num_landmarks(self):
-        return self.joints.shape[1]
+        return self.landmarks.shape[1]
 
 
 def _input_file_kind(input_type, has_labels):
@@ -102,14 +104,9 @@ def check_input_png(path, file_kind):
         _check_labels(path, images.read_label_map(path))
 
 
-def _colour_keys(colours):
-    """uint8 RGB [..., 3] -> one integer per colour, to compare colours in one step."""
-    colours = colours.astype(np.uint32)
-    return (colours[..., 0] << 16) | (colours[..., 1] << 8) | colours[..., 2]
-
-
 def _check_colours(path, colour_map):
-    foreign = ~np.isin(_colour_keys(colour_map), _colour_keys(constants.PART_COLOURS))
+    foreign = ~np.isin(encodings.colour_codes(colour_map),
+                       encodings.colour_codes(constants.PART_COLOURS))
     if foreign.any():
         row, col = np.unravel_index(np.argmax(foreign), foreign.shape)
         raise ValueError(f"{path}: colour {tuple(int(c) for c in colour_map[row, col])} at "
@@ -160,28 +157,28 @@ def load_split(root, split, input_type="parts12", skip_bad_samples=False, num_la
     """
     has_labels = os.path.isdir(os.path.join(root, "labels"))
     file_kind = _input_file_kind(input_type, has_labels)
-    landmarks = [num_landmarks]  # The first good sample's count when not given.
+    expected = [num_landmarks]  # The first good sample's count when not given.
 
     def read_sample(sample_id):
         paths = layout.sample_paths(root, sample_id)
         values = layout.read_smplparams(paths["smplparams"])
-        rest, joints, joints_2d = layout.read_joints(paths["joints"])
-        if landmarks[0] is not None and joints.shape[0] != landmarks[0]:
-            raise ValueError(f"{paths['joints']}: {joints.shape[0]} landmarks, "
-                             f"expected {landmarks[0]}")
+        rest, posed, projected = layout.read_joints(paths["joints"])
+        if expected[0] is not None and posed.shape[0] != expected[0]:
+            raise ValueError(f"{paths['joints']}: {posed.shape[0]} landmarks, "
+                             f"expected {expected[0]}")
         if file_kind is not None:
             if not os.path.isfile(paths[file_kind]):
                 raise FileNotFoundError(
                     f"{paths[file_kind]}: file does not exist (list "
                     f"{layout.list_path(root, split)} names '{sample_id}')")
             check_input_png(paths[file_kind], file_kind)
-        landmarks[0] = joints.shape[0]
-        return values, rest, joints, joints_2d
+        expected[0] = posed.shape[0]
+        return values, rest, posed, projected
 
     kept, skipped = read_checked_samples(root, split, read_sample, skip_bad_samples)
     ids, flags, samples = zip(*kept)
-    params, rest, joints, joints_2d = (np.stack(column) for column in zip(*samples))
-    return Split(root, list(ids), np.array(flags, np.float32), params, rest, joints, joints_2d,
+    params, rest, posed, projected = (np.stack(column) for column in zip(*samples))
+    return Split(root, list(ids), np.array(flags, np.float32), params, rest, posed, projected,
                  skipped)
 
 
@@ -196,42 +193,16 @@ def rotation_matrices(pose, rotation_mode):
 
 
 def latent_statistics(split, rotation_mode):
-    """Mean and std [229] of a split's statistics records (`body.layouts`)."""
+    """Mean and std [229] of a split's statistics records (`body.parameter_records`)."""
     values = _statistics_records(split, rotation_mode)
     return values.mean(0), values.std(0)
 
 
 def _statistics_records(split, rotation_mode):
     """[N, 229] float64 records of a split's parameters."""
-    rotations = rotation_matrices(split.params[:, layouts.POSE], rotation_mode)
-    return layouts.statistics_record(split.params[:, layouts.BETAS], rotations,
-                                     split.params[:, layouts.TRANSLATION])
-
-
-def _joint_map(joints_2d, size=constants.FIT_SIZE, radius=3.0):
-    """TF version of `encodings.draw_joint_map`: [L, 2] -> uint8 [size, size, 3]."""
-    colours = tf.constant(encodings.joint_colours(joints_2d.shape[0]), tf.float32)
-    centres = tf.range(size, dtype=tf.float32) + 0.5
-    dx = centres[None, None, :] - tf.cast(joints_2d[:, 0], tf.float32)[:, None, None]
-    dy = centres[None, :, None] - tf.cast(joints_2d[:, 1], tf.float32)[:, None, None]
-    inside = tf.cast(dx * dx + dy * dy <= radius * radius, tf.float32)  # [L, H, W]
-    # The last joint drawn wins where discs overlap, as in the NumPy drawing.
-    order = tf.range(1, joints_2d.shape[0] + 1, dtype=tf.float32)[:, None, None]
-    winner = tf.argmax(inside * order, axis=0)
-    image = tf.gather(colours, winner) * tf.reduce_max(inside, axis=0)[..., None]
-    return tf.cast(image, tf.uint8)
-
-
-def decolourise_12(colour_map):
-    """TF: 12-part colour maps uint8 [..., H, W, 3] -> labels int64 [..., H, W].
-
-    Exact table colours only; any other colour reads as the background.
-    """
-    table = constants.PART_COLOURS.astype(np.int32)
-    keys = tf.constant(table[:, 0] * 65536 + table[:, 1] * 256 + table[:, 2])
-    pixels = tf.cast(colour_map, tf.int32)
-    pixel_keys = pixels[..., 0] * 65536 + pixels[..., 1] * 256 + pixels[..., 2]
-    return tf.argmax(tf.cast(pixel_keys[..., None] == keys, tf.int32), axis=-1)
+    rotations = rotation_matrices(split.params[:, parameter_records.POSE], rotation_mode)
+    return parameter_records.statistics_record(split.params[:, parameter_records.BETAS], rotations,
+                                     split.params[:, parameter_records.TRANSLATION])
 
 
 def decode_png(path, channels):
@@ -254,7 +225,7 @@ def decode_png(path, channels):
 
 
 def _input_builder(input_type, has_labels):
-    """A function (path, joints_2d) -> uint8 [224, 224, 3] model input before scaling."""
+    """A function (path, landmarks_2d) -> uint8 [224, 224, 3] model input before scaling."""
     kind, count = encodings.parse_input_type(input_type)
     size = [constants.FIT_SIZE, constants.FIT_SIZE]
 
@@ -265,18 +236,16 @@ def _input_builder(input_type, has_labels):
         return lambda path, _: tf.cast(tf.image.resize(
             decode_png(path, 3), size), tf.uint8)
     if kind == "joints":
-        return lambda _, joints_2d: _joint_map(joints_2d)
-    colours = tf.constant(encodings.colour_table(count))
+        return lambda _, landmarks_2d: encodings.draw_joint_map_tf(landmarks_2d)
     if count == 12:
         return lambda path, _: nearest(decode_png(path, 3))
     if has_labels:
-        lookup = tf.constant(encodings.part_lookup(count), tf.int32)
-        return lambda path, _: tf.gather(colours, tf.gather(lookup, tf.cast(nearest(
-            decode_png(path, 1))[..., 0], tf.int32)))
+        return lambda path, _: encodings.encode_labels_tf(nearest(decode_png(path, 1))[..., 0],
+                                                          count)
     # Data prepared by the original code: regroup the 12-part colour map.
     from_12 = tf.constant(encodings.part_lookup(count)[_first_24_label_of_each_12()], tf.int32)
-    return lambda path, _: tf.gather(colours, tf.gather(from_12, decolourise_12(nearest(
-        decode_png(path, 3)))))
+    return lambda path, _: encodings.colourise_tf(tf.gather(from_12, encodings.decolourise_tf(
+        nearest(decode_png(path, 3)))), encodings.colour_table(count))
 
 
 def _first_24_label_of_each_12():
@@ -291,8 +260,8 @@ class FittingInputs:
 
     input_type: str = "parts12"  # `encodings.INPUT_TYPES`.
     input_size: int = constants.FIT_SIZE  # Other than 224: the 224 px input resized.
-    rotation_mode: str = "absolute"  # Of the target rotations (`layouts.rotation_mode`).
-    # The latent target's layout ('betas,pose' or 'betas,pose,trans'; `body.layouts`).
+    rotation_mode: str = "absolute"  # Of the target rotations (`parameter_records.rotation_mode`).
+    # The latent target's layout ('betas,pose' or 'betas,pose,trans'; `body.parameter_records`).
     latent_components: str = "betas,pose"
     # [229] statistics mean (rotations in `rotation_mode`) whose latent part is
     # subtracted from the latent target, or None.
@@ -303,7 +272,7 @@ class FittingInputs:
     def from_config(cls, config, latent_mean=None):
         fitting = config.model.fitting
         return cls(input_type=config.data.input_type, input_size=int(config.data.input_size),
-                   rotation_mode=layouts.rotation_mode(fitting.use_absrot),
+                   rotation_mode=parameter_records.rotation_mode(fitting.use_absrot),
                    latent_components=fitting.latent_components, latent_mean=latent_mean,
                    cache=bool(config.runtime.cache_inputs))
 
@@ -326,9 +295,10 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
     root, rotation_mode = split_data.root, inputs.rotation_mode
     latent_mean, latent_components = inputs.latent_mean, inputs.latent_components
     records = _statistics_records(split_data, rotation_mode)
-    latent = records[:, :layouts.latent_size(latent_components)]
+    latent = records[:, :parameter_records.latent_size(latent_components)]
     if latent_mean is not None:
-        latent = latent - layouts.latent_from_statistics(latent_mean, latent_components)
+        latent = latent - parameter_records.latent_from_statistics(latent_mean,
+                                                                   latent_components)
     params = split_data.params.astype(np.float32)
     has_labels = os.path.isdir(os.path.join(root, "labels"))
     file_kind = _input_file_kind(input_type, has_labels)
@@ -336,13 +306,13 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
     tensors = {
         "id": np.array(split_data.ids), "path": np.array(paths),
         "latent": latent.astype(np.float32), "latent_flag": split_data.latent_flags,
-        "betas": params[:, layouts.BETAS], "pose": params[:, layouts.POSE],
-        "rotations": records[:, layouts.ROTATIONS].reshape(-1, constants.NUM_JOINTS, 3, 3)
+        "betas": params[:, parameter_records.BETAS], "pose": params[:, parameter_records.POSE],
+        "rotations": records[:, parameter_records.ROTATIONS].reshape(-1, constants.NUM_JOINTS, 3, 3)
         .astype(np.float32),
-        "translation": params[:, layouts.TRANSLATION],
+        "translation": params[:, parameter_records.TRANSLATION],
         "rest_joints": split_data.rest_joints.astype(np.float32),
-        "joints": split_data.joints.astype(np.float32),
-        "joints_2d": split_data.joints_2d.astype(np.float32),
+        "landmarks": split_data.landmarks.astype(np.float32),
+        "landmarks_2d": split_data.landmarks_2d.astype(np.float32),
     }
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     if input_context is not None:
@@ -352,7 +322,7 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
     method = "bilinear" if input_type == "rgb" else "nearest"
 
     def add_input(element):
-        image = build_input(element["path"], element["joints_2d"])
+        image = build_input(element["path"], element["landmarks_2d"])
         if input_size != constants.FIT_SIZE:
             image = tf.cast(tf.image.resize(image, [input_size, input_size], method=method),
                             tf.uint8)
@@ -371,7 +341,7 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
         ds = shuffled(ds) if shuffle else ds
         ds = (ds.repeat() if repeat else ds).skip(skipped)
         ds = ds.map(add_input, **decode)
-    ds = ds.map(lambda e: {**e, "input": tf.cast(e["input"], tf.float32) * (2.0 / 255.0) - 1.0},
+    ds = ds.map(lambda e: {**e, "input": encodings.scale_input_tf(e["input"])},
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     if inputs.cache:
