@@ -104,7 +104,8 @@ class NBFModel(keras.Model):
         latent = self.head(self.encoder(inputs, training=training))
         full = latent + tf.cast(self.latent_mean, latent.dtype)
         betas = full[:, parameter_records.BETAS]
-        rotations = tf.reshape(full[:, parameter_records.ROTATIONS], [-1, constants.NUM_JOINTS, 3, 3])
+        rotations = tf.reshape(full[:, parameter_records.ROTATIONS],
+                               [-1, constants.NUM_JOINTS, 3, 3])
         if self.options.use_svd:
             rotations = geometry.project_to_so3(rotations)
         if translation is None:

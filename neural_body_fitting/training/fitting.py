@@ -32,7 +32,8 @@ def latent_statistics(config, split):
         return statistics.load_latent_statistics(
             prefix.format(dataset_root=config.runtime.dataset_root),
             "config.model.fitting.latent_stats")
-    return data.latent_statistics(split, parameter_records.rotation_mode(config.model.fitting.use_absrot))
+    return data.latent_statistics(
+        split, parameter_records.rotation_mode(config.model.fitting.use_absrot))
 
 
 def statistics_prefix(model_dir):
