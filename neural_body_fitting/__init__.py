@@ -20,6 +20,7 @@ those before it; `tests/test_architecture.py` checks it):
   evaluation         metrics and evaluation of a run (fitting or segmentation)
   porting            the original TF1 checkpoints
   serving            inference: crops, the Predictor, outputs, gallery, SavedModel export
+  reproduction       the paper's tables at reduced scale (nbf-reproduce) and `make demo`
   cli                the commands (nbf-train, nbf-eval, nbf-demo, nbf-infer, ...)
 
 Everything is loaded on first use: `import neural_body_fitting` and reading a
@@ -32,7 +33,8 @@ __version__ = "0.2.0"
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("body", "configs", "constants", "data", "evaluation", "geometry", "losses",
-                "networks", "porting", "render", "serving", "training", "utils"),
+                "networks", "porting", "render", "reproduction", "serving", "training",
+                "utils"),
     exports={
         "body": ("BodyModel", "SMPL", "load_body_model", "resolve_body_model",
                  "save_body_model", "synthetic_body_model"),
