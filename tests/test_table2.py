@@ -37,11 +37,11 @@ def test_the_largest_part_baseline_fills_the_true_silhouette_with_one_part():
 
 
 def test_a_segmentation_run_that_is_not_one_is_refused_naming_it(tmp_path):
-    with pytest.raises(reproduction.RequestError, match=r"run\.json does not exist"):
+    with pytest.raises(reproduction.RequestError, match=r"run\.json: not a training run"):
         reproduction.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
     (tmp_path / "run.json").write_text(json.dumps(
         {"format": 1, "config": {"stage": "fitting"}}))
-    with pytest.raises(reproduction.RequestError, match="is a fitting run"):
+    with pytest.raises(reproduction.RequestError, match="a fitting run, not a segmentation run"):
         reproduction.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
 
 
