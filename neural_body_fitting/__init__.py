@@ -12,7 +12,8 @@ those before it; `tests/test_architecture.py` checks it):
                      SMPL and the original
   registries         the named parts a config chooses (encoders, segmenters, tasks, ...)
   geometry           rotations, mirroring, the camera
-  body               model files, the synthetic model, the SMPL layer, pose prior, parameter records
+  body               model files, the synthetic model, the SMPL layer, pose prior,
+                     parameter records
   render             label maps, colour maps and shaded overlays
   data               on-disk layout, encodings, synthesis, UP-3D, augmentation, pipelines
   networks           backbones and the fitting network
@@ -22,6 +23,7 @@ those before it; `tests/test_architecture.py` checks it):
   evaluation         metrics and evaluation of a run (fitting or segmentation)
   porting            the original TF1 checkpoints
   serving            inference: crops, the Predictor, outputs, gallery, SavedModel export
+  reproduction       the paper's tables at reduced scale (nbf-reproduce) and `make demo`
   cli                the commands (nbf-train, nbf-eval, nbf-demo, nbf-infer, ...)
 
 Everything is loaded on first use: `import neural_body_fitting` and reading a
@@ -34,8 +36,8 @@ __version__ = "0.3.0.dev0"
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("body", "configs", "constants", "data", "evaluation", "geometry", "losses",
-                "networks", "porting", "registries", "render", "serving", "training",
-                "utils"),
+                "networks", "porting", "registries", "render", "reproduction", "serving",
+                "training", "utils"),
     exports={
         "body": ("BodyModel", "SMPL", "load_body_model", "resolve_body_model",
                  "save_body_model", "synthetic_body_model"),

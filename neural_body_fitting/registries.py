@@ -3,6 +3,7 @@
   ENCODERS     the fitting network's backbone (`config.model.fitting.encoder`)
   SEGMENTERS   the stage-1 network (`config.model.segmenter.network`)
   TASKS        what a run trains (`config.stage`): model, inputs, losses, metrics
+  STRATEGIES   how a run is distributed (`config.runtime.strategy`)
   EXPERIMENTS  the named configs a command's `--config` takes
   LOSS_KINDS   the original's error kinds (`config.loss.terms.<term> = (kind, weight)`)
   LOSS_TERMS   what a fitting loss term compares: (network output, batch target,
@@ -28,6 +29,10 @@ TASKS = Registry("stage", {
     "fitting": f"{_PACKAGE}.training.fitting:FittingTask",
     "segmentation": f"{_PACKAGE}.training.segmentation:SegmentationTask",
 })
+
+STRATEGIES = Registry("strategy", {
+    name: f"{_PACKAGE}.training.trainer:{name}_strategy"
+    for name in ("default", "mirrored", "multi_worker")})
 
 EXPERIMENTS = Registry("experiment", {
     name: f"{_PACKAGE}.configs.{name}"

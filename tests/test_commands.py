@@ -1,11 +1,13 @@
 """The commands: named experiments, quiet start-up, and a built (non-editable) package."""
 import os
+import pkgutil
 import subprocess
 import sys
 
 import pytest
 
-from neural_body_fitting.cli import common
+from neural_body_fitting import cli
+from neural_body_fitting.cli import startup
 from neural_body_fitting.configs import experiments
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,7 +20,7 @@ def test_named_experiments_resolve_and_files_stay(tmp_path):
     config_file.write_text("")
     argv = ["prog", "--config=ablations:table3_lat", "--config", "demo", "--model_dir=x",
             f"--config={config_file}", "--config.optim.lr=1"]
-    resolved = common.resolve_config_argument(argv)
+    resolved = startup.resolve_config_argument(argv)
     assert resolved[1] == "--config=" + experiments.experiment_path("ablations:table3_lat")
     assert resolved[1].endswith(os.path.join("configs", "ablations.py:table3_lat"))
     assert resolved[3] == experiments.experiment_path("demo")
@@ -84,10 +86,28 @@ def test_commands_run_from_the_built_package_without_start_up_noise(built_packag
                                      "export", "reproduce"])
 def test_commands_do_not_load_tensorflow_on_import(command):
     """A command module that imported TensorFlow itself would print its start-up noise
-    before `common.quiet_tensorflow` could hide it."""
+    before `startup.quiet_tensorflow` could hide it."""
     script = (f"import sys, neural_body_fitting.cli.{command}\n"
               "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("module", sorted(m.name for m in pkgutil.iter_modules(cli.__path__)))
+def test_importing_a_command_module_leaves_argv_and_stderr_alone(module):
+    """Only running a command (`common.run_command`) resolves `--config=<experiment>` and
+    points descriptor 2 at /dev/null; importing one, from a test or a tool, does neither."""
+    script = ("import os, sys\n"
+              "argv, before = list(sys.argv), os.fstat(2)\n"
+              f"import neural_body_fitting.cli.{module}\n"
+              "after = os.fstat(2)\n"
+              "assert sys.argv == argv, (argv, sys.argv)\n"
+              "assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)\n"
+              "print('untouched', file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", script, "--config=demo",
+                             "--config.optim.lr=1", "--config.no_such_key=1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().endswith("untouched")

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_body_fitting import constants, evaluation
-from neural_body_fitting.cli import reproduce as command
+from neural_body_fitting import constants, evaluation, reproduction
 from neural_body_fitting.data import layout
 from neural_body_fitting.evaluation import segmentation as segmentation_evaluation
 from neural_body_fitting.evaluation import segmentation_metrics as metrics
@@ -38,12 +37,12 @@ def test_the_largest_part_baseline_fills_the_true_silhouette_with_one_part():
 
 
 def test_a_segmentation_run_that_is_not_one_is_refused_naming_it(tmp_path):
-    with pytest.raises(command.RequestError, match=r"run\.json: not a training run"):
-        command.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
+    with pytest.raises(reproduction.RequestError, match=r"run\.json: not a training run"):
+        reproduction.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
     (tmp_path / "run.json").write_text(json.dumps(
         {"format": 1, "config": {"stage": "fitting"}}))
-    with pytest.raises(command.RequestError, match="a fitting run, not a segmentation run"):
-        command.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
+    with pytest.raises(reproduction.RequestError, match="a fitting run, not a segmentation run"):
+        reproduction.segmentation_run_config(str(tmp_path), str(tmp_path / "data"))
 
 
 def test_an_interrupted_predicted_dataset_is_marked_incomplete_and_resumed(tmp_path,

@@ -44,7 +44,7 @@ def main(argv):
 
 
 def run():
-    common.run_command(main)
+    common.run_command(main, CONFIG)
 
 
 if __name__ == "__main__":

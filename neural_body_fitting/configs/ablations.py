@@ -13,6 +13,7 @@ Table 4 (fraction of 3D labels, 2D labels for all): table4_3d100, table4_3d050,
   variants only name the runs and use all three loss terms.
 """
 from neural_body_fitting.configs.base import default_config
+from neural_body_fitting.utils import registry
 
 LOSSES = {
     "lat": {"model_parameters": ("mabserr", 1.0)},
@@ -41,11 +42,8 @@ def variants():
 
 
 def get_config(variant="table1_parts12"):
-    table = variants()
-    if variant not in table:
-        raise ValueError(f"unknown ablation '{variant}'; known: {sorted(table)}")
+    changes = registry.Registry("ablation", variants()).get(variant, "ablations")
     config = default_config()
-    changes = table[variant]
     if "input_type" in changes:
         config.data.input_type = changes["input_type"]
         if changes["input_type"] == "joints24":

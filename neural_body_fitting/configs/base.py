@@ -17,7 +17,6 @@ from neural_body_fitting.data import encodings
 from neural_body_fitting.utils import registry
 
 LR_POLICIES = ("poly", "step", "constant")
-STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def default_config():
@@ -146,7 +145,7 @@ def validate(config):
     except ValueError as error:
         raise ValueError(f"config.model.fitting.{error}") from None
     _check_choice(config, "optim.lr_policy", LR_POLICIES)
-    _check_choice(config, "runtime.strategy", STRATEGIES)
+    registries.STRATEGIES.check(config.runtime.strategy, "config.runtime.strategy")
     _check_choice(config, "data.num_landmarks", (14, 24))
     terms = dict(config.loss.terms)
     if not terms:

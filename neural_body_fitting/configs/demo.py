@@ -19,9 +19,12 @@ the recipe found to learn on two CPU cores within the demo's budget
   plain tf.function (~0.3 s).
 
 The paper's tables at reduced scale (`nbf-reproduce`) use the same recipe
-(configs/reproduce.py, `Budget`).
+and data (configs/reproduce.py, `Budget`).
 """
 from neural_body_fitting.configs.base import default_config
+
+# The demo's data: synthetic training and held-out samples (`make demo` writes them).
+NUM_TRAIN, NUM_TEST = 1500, 128
 
 
 def get_config():

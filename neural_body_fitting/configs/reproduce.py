@@ -11,7 +11,7 @@ so they are anchors, not targets, for runs on synthetic data.
 """
 import dataclasses
 
-from neural_body_fitting.configs import ablations, segmentation
+from neural_body_fitting.configs import ablations, demo, experiments, segmentation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,35 +93,74 @@ TABLES = {
 }
 
 
+# The recipe and data of `make demo`: the defaults of `Budget`.
+_DEMO = experiments.get_experiment("demo")
+
+
 @dataclasses.dataclass(frozen=True)
 class Budget:
     """The reduced-scale recipe: the same for every variant of a table, never tuned per variant.
 
-    It is the recipe of the `demo` experiment (configs/demo.py), the shortest
-    one found to learn the articulated pose on a 2-core CPU: 96 px (at 64 px
-    the Procrustes error stayed at the mean pose's after 800 steps), a
-    learning rate of 1e-3 decayed to 0 (a constant one left the curve noisy),
-    ~0.3 s per step, about 7 minutes per variant with its validations
-    (README: "Reproducing the paper's tables").
+    Its defaults are the `demo` experiment's recipe and data (configs/demo.py),
+    the shortest found to learn the articulated pose on a 2-core CPU: 96 px
+    (at 64 px the Procrustes error stayed at the mean pose's after 800
+    steps), a learning rate of 1e-3 decayed to 0 (a constant one left the
+    curve noisy), ~0.3 s per step, about 7 minutes per variant with its
+    validations (README: "Reproducing the paper's tables").
     """
-    input_size: int = 96
-    steps: int = 1200
-    batch_size: int = 16
-    num_train: int = 1500
-    num_test: int = 128
-    lr: float = 1e-3
-    lr_policy: str = "poly"
+    input_size: int = _DEMO.data.input_size
+    steps: int = _DEMO.runtime.max_steps
+    batch_size: int = _DEMO.optim.batch_size
+    num_train: int = demo.NUM_TRAIN
+    num_test: int = demo.NUM_TEST
+    lr: float = _DEMO.optim.lr
+    lr_policy: str = _DEMO.optim.lr_policy
+    # Further config values of every variant ({dotted key: value}; `with_overrides`).
+    config_overrides: dict = dataclasses.field(default_factory=dict)
+
+
+# The budget's fields that are config keys, so `--config.<key>` sets the field.
+BUDGET_KEYS = {"data.input_size": "input_size", "runtime.max_steps": "steps",
+               "optim.batch_size": "batch_size", "optim.lr": "lr",
+               "optim.lr_policy": "lr_policy"}
+# What each variant sets itself (its ablation, its data, the body model of
+# the table's data): no budget may change them.
+VARIANT_KEYS = ("stage", "data.input_type", "data.num_landmarks", "loss.terms",
+                "model.body_model", "runtime.dataset_root", "runtime.train_split",
+                "runtime.eval_split")
+
+
+def with_overrides(budget, overrides, fields_given=()):
+    """`budget` with config overrides ({dotted key: value}, `--config.<key>`).
+
+    A key of `BUDGET_KEYS` sets its field, so one budget is recorded one way
+    whichever way it was given; other keys join `config_overrides`.
+    ValueError for a key of `VARIANT_KEYS`, or for the key of a field also
+    in `fields_given` (set twice).
+    """
+    fields, config_overrides = {}, dict(budget.config_overrides)
+    for key, value in overrides.items():
+        if key in VARIANT_KEYS or key.startswith("loss.terms."):
+            raise ValueError(f"--config.{key}: set by each variant of the table, not by the "
+                             "budget")
+        if key not in BUDGET_KEYS:
+            config_overrides[key] = value
+        elif BUDGET_KEYS[key] in fields_given:
+            raise ValueError(f"--config.{key} and --{BUDGET_KEYS[key]} both set it; give one")
+        else:
+            fields[BUDGET_KEYS[key]] = value
+    return dataclasses.replace(budget, **fields, config_overrides=config_overrides)
 
 
 def variant_config(variant, budget, dataset_root, body_model=""):
     """The config of one variant trained with `budget` on the data in `dataset_root`.
 
     Besides the budget, every variant gets what the `demo` experiment found
-    short CPU runs need: batch-norm decay 0.9 (with the original's 0.997 the
-    test-time statistics of a short run are still far from the batch
-    statistics) and the inputs cached in memory. XLA stays off, as in the
-    ablations: on the 2-core CPU a step at the defaults took 3.2 s with it
-    against 0.4 s without, after half a minute of compilation.
+    short CPU runs need: its batch-norm decay (0.9: with the original's
+    0.997 the test-time statistics of a short run are still far from the
+    batch statistics) and the inputs cached in memory. XLA stays off, as in
+    the ablations: on the 2-core CPU a step at the defaults took 3.2 s with
+    it against 0.4 s without, after half a minute of compilation.
     """
     config = ablations.get_config(variant.ablation)
     config.runtime.dataset_root = dataset_root
@@ -133,8 +172,8 @@ def variant_config(variant, budget, dataset_root, body_model=""):
     config.optim.lr = budget.lr
     config.optim.lr_policy = budget.lr_policy
     config.runtime.max_steps = budget.steps
-    config.model.bn_decay = 0.9
-    config.runtime.cache_inputs = True
+    config.model.bn_decay = _DEMO.model.bn_decay
+    config.runtime.cache_inputs = _DEMO.runtime.cache_inputs
     # An interrupted variant loses at most an eighth of its steps; a checkpoint
     # (model and Adam's moments) is ~0.3 GB, so only the latest is kept.
     config.runtime.save_freq = max(budget.steps // 8, 100)
@@ -142,6 +181,7 @@ def variant_config(variant, budget, dataset_root, body_model=""):
     config.runtime.summary_freq = max(budget.steps // 40, 1)
     config.runtime.image_summaries = False
     config.runtime.validation_freq = max(budget.steps // 12, 1)  # The learning curves.
+    config.update_from_flattened_dict(budget.config_overrides)
     return config
 
 

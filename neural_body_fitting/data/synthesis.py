@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -282,6 +283,37 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
         layout.write_split_list(output_dir, split, [(sample_id(split, i), flags[i])
                                                      for i in range(count)])
     return layout.finish_generation(output_dir, info)
+
+
+# A second generator process pays for its start-up (it loads TensorFlow and
+# the body model, ~10 s) only from about this many samples on.
+SAMPLES_FOR_TWO_WORKERS = 100
+
+
+def ensure_synthetic_dataset(root, counts, body_model=None, seed=0, mirror_fraction=0.5,
+                             num_landmarks=14, progress=True):
+    """Generates a synthetic dataset in `root` unless a complete one of this recipe is there.
+
+    The recipe is what `generate_dataset` records in dataset.json: the
+    counts, seed, mirror fraction, landmarks and body model (all training
+    samples with 3D labels). Only the 12-part colour maps are written: the
+    pipeline makes every other part encoding from the 24-part label map.
+    Prints which it did, as the demo and `nbf-reproduce` report it.
+    """
+    wanted = {"counts": dict(counts), "seed": seed, "mirror_fraction": mirror_fraction,
+              "latent_fraction": 1.0, "num_landmarks": num_landmarks,
+              "body_model": resolve_body_model(body_model).name, "complete": True}
+    info = layout.read_dataset_info(root)
+    if all(info.get(key) == value for key, value in wanted.items()):
+        print(f"Using the dataset in {root} ({dict(counts)})")
+        return
+    start = time.perf_counter()
+    total = sum(counts.values())
+    generate_dataset(root, counts, seed=seed, body_model=body_model,
+                     mirror_fraction=mirror_fraction, num_landmarks=num_landmarks,
+                     workers=2 if total >= SAMPLES_FOR_TWO_WORKERS else 1, progress=progress,
+                     overwrite=True)
+    print(f"Generated {total} samples in {time.perf_counter() - start:.0f} s -> {root}")
 
 
 def _start_or_resume(root, info, overwrite):

@@ -121,24 +121,33 @@ def defines_network(key):
             or (key.startswith("data.") and not key.startswith("data.augment.")))
 
 
+def defines_run(key):
+    """True for a dotted config key outside the operational groups (`configs.base.
+    OPERATIONAL_GROUPS`): a command that resumes or evaluates a run must agree on it."""
+    return key.split(".")[0] not in configs.base.OPERATIONAL_GROUPS
+
+
 def config_differences(recorded, config, selected=None):
     """[(dotted key, recorded value, given value)] for the keys that differ.
 
-    Compares every key outside the operational groups (`configs.base.
-    OPERATIONAL_GROUPS`), or those for which `selected(key)` is true. A
+    Compares the keys that `defines_run`, or those for which `selected(key)` is true. A
     key the record lacks (the run predates it) counts as its default value.
     """
-    recorded = migration.flatten(recorded)
-    given = migration.flatten(config.to_dict())
-    defaults = migration.flatten(configs.default_config().to_dict())
+    return record_differences(migration.flatten(recorded), migration.flatten(config.to_dict()),
+                              migration.flatten(configs.default_config().to_dict()),
+                              selected or defines_run)
 
-    def compared(key):
-        if selected is not None:
-            return selected(key)
-        return key.split(".")[0] not in configs.base.OPERATIONAL_GROUPS
 
+def record_differences(recorded, given, defaults=None, selected=None):
+    """[(key, recorded value, given value)] where two flat records differ, sorted by key.
+
+    A key the record lacks counts as its value in `defaults` (a record
+    written before the key existed); only keys for which `selected(key)`
+    is true are compared (default: all).
+    """
+    defaults = defaults or {}
     differences = []
-    for key in sorted(k for k in set(recorded) | set(given) if compared(k)):
+    for key in sorted(k for k in set(recorded) | set(given) if selected is None or selected(k)):
         old, new = recorded.get(key, defaults.get(key)), given.get(key)
         if _comparable(old) != _comparable(new):
             differences.append((key, old, new))

@@ -44,15 +44,24 @@ from neural_body_fitting import configs, losses, registries
 from neural_body_fitting.training import checkpoints, runs
 
 
+def default_strategy():
+    """One device."""
+    return tf.distribute.get_strategy()
+
+
+def mirrored_strategy():
+    """All visible GPUs, or the CPU."""
+    return tf.distribute.MirroredStrategy()
+
+
+def multi_worker_strategy():
+    """Several machines, each described by TF_CONFIG."""
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def build_strategy(name):
-    """'default' (one device), 'mirrored' (all visible GPUs, or CPU), 'multi_worker' (TF_CONFIG)."""
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"config.runtime.strategy: unknown '{name}'")
+    """The strategy registered as `name` (`registries.STRATEGIES`)."""
+    return registries.STRATEGIES.get(name, "config.runtime.strategy")()
 
 
 def learning_rate(config, max_steps):
