@@ -47,10 +47,11 @@ def datasets(tmp_path_factory):
 
 
 def run_config(root, **changes):
+    """Two steps of the tiny encoder: what is checked here does not depend on the backbone."""
     config = configs.default_config()
-    config.update({**dict(dataset_root=root, input_size=32, batch_size=4, max_steps=2,
-                          save_freq=1, summary_freq=1000, image_summaries=False, seed=0),
-                   **changes})
+    config.update({**dict(dataset_root=root, encoder_type="tiny", input_size=32, batch_size=4,
+                          max_steps=2, save_freq=1, summary_freq=1000, image_summaries=False,
+                          seed=0), **changes})
     return config
 
 
@@ -203,9 +204,7 @@ def test_a_truncated_checkpoint_is_named_and_resume_falls_back_with_a_warning(
 def test_porting_refuses_a_checkpoint_from_which_nothing_maps(tmp_path):
     unrelated = tf.train.Checkpoint(some=tf.Variable(np.zeros(3, np.float32)))
     path = unrelated.write(str(tmp_path / "unrelated"))
-    config = configs.default_config()
-    config.input_size = 32
-    model = networks.build_fitting_model(config)
+    model = networks.build_fitting_model(run_config(""))
     with pytest.raises(ValueError, match=f"{path}: none of the model's .* variables"):
         porting.port_fitting_checkpoint(path, model, str(tmp_path / "out"), allow_missing=True)
     assert not (tmp_path / "out").exists()
