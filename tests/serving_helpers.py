@@ -15,9 +15,11 @@ INPUT_SIZE = 32
 
 def untrained_fitting_run(run_dir, seed=0):
     """A fitting run directory as training leaves it: run.json, latent statistics and a
-    checkpoint of random weights (32 px input, synthetic body model)."""
+    checkpoint of random weights (tiny encoder, 32 px input, synthetic body model): what
+    inference does with a run does not depend on the backbone."""
     config = configs.default_config()
-    config.update(dict(input_size=INPUT_SIZE, seed=seed, body_model="synthetic"))
+    config.update(dict(encoder_type="tiny", input_size=INPUT_SIZE, seed=seed,
+                       body_model="synthetic"))
     rng = np.random.default_rng(seed)
     # The mean of real statistics: betas near 0, identity-ish rotations, the fixed translation.
     mean = np.concatenate([rng.normal(scale=0.1, size=10),
