@@ -1,9 +1,22 @@
-"""Shared test set-up: quiet TensorFlow, deterministic seeds."""
+"""Shared test set-up: quiet TensorFlow, deterministic seeds, memory freed per module."""
+import gc
 import os
+import sys
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def free_graphs_after_the_module():
+    """Drops the Keras graphs and models a test module built: without this, an xdist
+    worker keeps every module's networks and grows past 7 GB."""
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
+    gc.collect()
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,11 @@ INPUT_SIZE = 32
 
 def untrained_fitting_run(run_dir, seed=0):
     """A fitting run directory as training leaves it: run.json, latent statistics and a
-    checkpoint of random weights (32 px input, synthetic body model)."""
+    checkpoint of random weights (tiny encoder, 32 px input, synthetic body model): what
+    inference does with a run does not depend on the backbone."""
     config = configs.default_config()
-    config.update_from_flattened_dict({"data.input_size": INPUT_SIZE, "optim.seed": seed,
+    config.update_from_flattened_dict({"model.fitting.encoder_type": "tiny",
+                                       "data.input_size": INPUT_SIZE, "optim.seed": seed,
                                        "model.body_model": "synthetic"})
     rng = np.random.default_rng(seed)
     # The mean of real statistics: betas near 0, identity-ish rotations, the fixed translation.

@@ -47,11 +47,13 @@ def datasets(tmp_path_factory):
 
 
 def run_config(root, changes=None):
+    """Two steps of the tiny encoder: what is checked here does not depend on the backbone."""
     config = configs.default_config()
     config.update_from_flattened_dict({
-        "runtime.dataset_root": root, "data.input_size": 32, "optim.batch_size": 4,
-        "runtime.max_steps": 2, "runtime.save_freq": 1, "runtime.summary_freq": 1000,
-        "runtime.image_summaries": False, "optim.seed": 0, **(changes or {})})
+        "runtime.dataset_root": root, "model.fitting.encoder_type": "tiny",
+        "data.input_size": 32, "optim.batch_size": 4, "runtime.max_steps": 2,
+        "runtime.save_freq": 1, "runtime.summary_freq": 1000, "runtime.image_summaries": False,
+        "optim.seed": 0, **(changes or {})})
     return config
 
 
@@ -211,9 +213,7 @@ def test_a_truncated_checkpoint_is_named_and_resume_falls_back_with_a_warning(
 def test_porting_refuses_a_checkpoint_from_which_nothing_maps(tmp_path):
     unrelated = tf.train.Checkpoint(some=tf.Variable(np.zeros(3, np.float32)))
     path = unrelated.write(str(tmp_path / "unrelated"))
-    config = configs.default_config()
-    config.data.input_size = 32
-    model = networks.build_fitting_model(config)
+    model = networks.build_fitting_model(run_config(""))
     with pytest.raises(ValueError, match=f"{path}: none of the model's .* variables"):
         porting.port_fitting_checkpoint(path, model, str(tmp_path / "out"), allow_missing=True)
     assert not (tmp_path / "out").exists()

@@ -254,11 +254,13 @@ def test_a_record_from_before_the_stage_keys_still_matches():
 
 def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
     run_dir = str(tmp_path / "run")
-    first = training.Trainer(run_config(root), run_dir, progress=False)
+    small = {"data.input_size": 32}  # Resuming does not depend on the size.
+    first = training.Trainer(run_config(root, small), run_dir, progress=False)
     assert np.isfinite(first.train()["loss"]) and first.step == 2
     record = runs.read_record(run_dir)
     assert record["body_model"] is None and record["config"]["stage"] == "segmentation"
-    second = training.Trainer(run_config(root, {"runtime.max_steps": 3}), run_dir, progress=False)
+    second = training.Trainer(run_config(root, {"runtime.max_steps": 3, **small}), run_dir,
+                              progress=False)
     assert second.step == 2
     weights = [w.numpy() for w in second.model.weights]
     final = [w.numpy() for w in first.model.weights]
@@ -266,7 +268,8 @@ def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
     metrics = second.train()
     assert second.step == 3 and 0.0 <= metrics["pixel_accuracy"] <= 1.0
     with pytest.raises(runs.RunMismatchError, match="config.model.segmenter.network: the run has"):
-        training.Trainer(run_config(root, {"model.segmenter.network": "deeplab_resnet_v1_101"}),
+        training.Trainer(run_config(root, {"model.segmenter.network": "deeplab_resnet_v1_101",
+                                           **small}),
                          run_dir, progress=False)
 
 

@@ -28,9 +28,11 @@ def root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_model():
+    """The fitting network around the tiny encoder: gradients reach any backbone's first
+    layer the same way (the ResNet-50 network trains in test_memorisation.py)."""
     config = configs.default_config()
-    config.data.input_size = 32
-    config.optim.seed = 0
+    config.update_from_flattened_dict({"model.fitting.encoder_type": "tiny",
+                                       "data.input_size": 32, "optim.seed": 0})
     return networks.build_fitting_model(config)
 
 
@@ -50,7 +52,7 @@ def a_batch(root, **inputs):
 def test_every_loss_term_reaches_the_encoder(root, small_model, term, kind):
     batch = a_batch(root)
     batch = {**batch, "latent_flag": tf.ones_like(batch["latent_flag"])}
-    first_kernel = small_model.encoder.layers[2].kernel  # The root 7x7 convolution.
+    first_kernel = small_model.encoder.layers[2].kernel  # The first convolution.
     with tf.GradientTape() as tape:
         outputs = small_model(batch["input"], translation=batch["translation"], training=True)
         value = losses.loss_terms_values({term: (kind, 1.0)}, outputs, batch,
@@ -103,8 +105,8 @@ def test_bad_configs_stop_at_start_up(root, tmp_path):
         training.Trainer(mismatch, str(tmp_path / "run"), progress=False)
 
 
-def run_helper(*args, timeout=600, input_size=32, float64=False):
-    env = dict(os.environ, HELPER_INPUT_SIZE=str(input_size))
+def run_helper(*args, timeout=600, float64=False):
+    env = dict(os.environ)
     if float64:
         env["HELPER_FLOAT64"] = "1"
     result = subprocess.run([sys.executable, HELPER, *map(str, args)], capture_output=True,
@@ -141,16 +143,24 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(root, tmp_path):
 def test_mirrored_two_devices_match_one_device(root, tmp_path):
     init = tmp_path / "init.npz"  # Both runs start from the same weights.
     # In float64: Keras' synchronised batch norm computes the variance in one
-    # pass, which in float32 loses ~1% of the gradient over 53 layers (see
-    # README); in float64 the gradients of both layouts agree to ~1e-13.
+    # pass, which in float32 loses ~1% of the gradient over ResNet-50's 53
+    # layers (see README); in float64 the gradients of both layouts agree to ~1e-13.
     one = json.loads(parse(run_helper("losses", root, tmp_path / "one", 2, 100, 2, "default",
-                                      init, input_size=64, float64=True), "LOSSES"))
+                                      init, float64=True), "LOSSES"))
     two = json.loads(parse(run_helper("losses", root, tmp_path / "two", 2, 100, 2, "mirrored",
-                                      init, input_size=64, float64=True), "LOSSES"))
+                                      init, float64=True), "LOSSES"))
     np.testing.assert_allclose(two, one, rtol=1e-5)
 
 
-def test_two_worker_run_on_localhost_completes(root, tmp_path):
+def test_two_workers_on_localhost_train_like_one_worker(tmp_path):
+    """Each worker reads half of the samples and trains on half of the global batch: the
+    losses and final weights are those of one worker on the whole batch, from the same
+    initial weights. With as many samples as the global batch (4), every step of either
+    layout sees the same samples, only in another order."""
+    root = str(tmp_path / "data")
+    synthesis.generate_dataset(root, {"train": 4}, seed=2, progress=False)
+    init = tmp_path / "init.npz"
+    one = run_helper("train", root, tmp_path / "one", 2, 100, 1, "default", init)
     ports = []
     for _ in range(2):
         with socket.socket() as sock:
@@ -162,22 +172,28 @@ def test_two_worker_run_on_localhost_completes(root, tmp_path):
         env = dict(os.environ, TF_CONFIG=json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}}))
         processes.append(subprocess.Popen(
-            [sys.executable, HELPER, "losses", root, str(tmp_path / f"worker{index}"), "2", "100",
-             "1", "multi_worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, HELPER, "train", root, str(tmp_path / f"worker{index}"), "2", "100",
+             "1", "multi_worker", init], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True))
     outputs = [p.communicate(timeout=600) for p in processes]
+    single_weights = np.load(parse(one, "WEIGHTS"))
     for process, (stdout, stderr) in zip(processes, outputs):
         assert process.returncode == 0, stderr[-3000:]
-        assert len(json.loads(parse(stdout, "LOSSES"))) == 2
+        np.testing.assert_allclose(json.loads(parse(stdout, "LOSSES")),
+                                   json.loads(parse(one, "LOSSES")), rtol=1e-5)
+        weights = np.load(parse(stdout, "WEIGHTS"))
+        for key in single_weights.files:
+            np.testing.assert_allclose(weights[key], single_weights[key], rtol=1e-4, atol=1e-6)
 
 
 def short_run_config(root, changes=None):
-    """Two steps at 32 px on the module's small dataset."""
+    """Two steps of the tiny encoder at 32 px on the module's small dataset."""
     config = configs.default_config()
     config.update_from_flattened_dict({
-        "runtime.dataset_root": root, "data.input_size": 32, "optim.batch_size": 4,
-        "runtime.max_steps": 2, "runtime.save_freq": 2, "runtime.summary_freq": 1000,
-        "runtime.image_summaries": False, "optim.seed": 0, **(changes or {})})
+        "runtime.dataset_root": root, "model.fitting.encoder_type": "tiny",
+        "data.input_size": 32, "optim.batch_size": 4, "runtime.max_steps": 2,
+        "runtime.save_freq": 2, "runtime.summary_freq": 1000, "runtime.image_summaries": False,
+        "optim.seed": 0, **(changes or {})})
     return config
 
 
@@ -229,7 +245,7 @@ def test_mixed_precision_trains_and_keeps_the_body_in_float32(root, tmp_path):
 
 def test_the_same_seed_builds_the_same_weights_without_global_seeding():
     config = configs.default_config()
-    config.data.input_size = 32
+    config.data.input_size = 32  # ResNet-50: every initializer of the paper's network is seeded.
     first, second = (networks.build_fitting_model(config).get_weights() for _ in range(2))
     config.optim.seed = 1
     other = networks.build_fitting_model(config).get_weights()
