@@ -18,11 +18,11 @@ from neural_body_fitting.serving import handover, predictor
 from neural_body_fitting.training import runs
 from neural_body_fitting.utils import images
 
-# The variants' fitting networks on the tiny encoder: what the command does with its
-# runs (tables, reuse, caching, the hand-over) does not depend on the backbone.
 TINY = reproduce.Budget(input_size=32, steps=3, batch_size=4, num_train=12, num_test=4,
-                        lr=1e-3, lr_policy="constant",
-                        config_overrides={"model.fitting.encoder_type": "tiny"})
+                        lr=1e-3, lr_policy="constant")
+# The tables' fitting networks on the tiny encoder: what the command does with its
+# runs (tables, reuse, caching, the hand-over) does not depend on the backbone.
+TINY_RUNS = dataclasses.replace(TINY, config_overrides={"model.fitting.encoder_type": "tiny"})
 TINY_SEGMENTER = reproduce.SegmenterBudget(segmenter="deeplab_vgg_16", input_size=32,
                                            batch_size=2, steps=1, lr=1e-3,
                                            lr_policy="constant")
@@ -64,7 +64,7 @@ def test_tables_are_written_identical_runs_reused_and_a_second_call_trains_nothi
     check_table3(tmp_path, counted, capsys)
     # Table 1's 12 parts is Table 3's L_lat + L_2D (the default losses): same
     # config, data and steps.
-    table1 = reproduction.reproduce_table("table1", str(tmp_path), TINY, ["parts12"],
+    table1 = reproduction.reproduce_table("table1", str(tmp_path), TINY_RUNS, ["parts12"],
                                           progress=False)
     assert len(counted["trainers"]) == len(VARIANTS), "an identical run was trained again"
     assert table1["parts12"]["reused_from"] == str(tmp_path / "table3" / "lat_2d" / "run")
@@ -74,11 +74,12 @@ def test_tables_are_written_identical_runs_reused_and_a_second_call_trains_nothi
 
 
 def check_table3(tmp_path, counted, capsys):
-    first = reproduction.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
+    first = reproduction.reproduce_table("table3", str(tmp_path), TINY_RUNS, VARIANTS,
+                                         progress=False)
     assert len(counted["trainers"]) == len(VARIANTS)
     assert set(first) == {*VARIANTS, reproduction.BASELINE}
     for name in VARIANTS:
-        assert first[name]["steps"] == TINY.steps
+        assert first[name]["steps"] == TINY_RUNS.steps
         assert all(math.isfinite(v) for v in first[name]["metrics"].values())
         # The table's metrics are what nbf-eval reports on the run, with its recorded config.
         run_dir = str(tmp_path / "table3" / name / "run")
@@ -102,7 +103,8 @@ def check_table3(tmp_path, counted, capsys):
     assert (tmp_path / "table3_curves.png").read_bytes().startswith(b"\x89PNG")
 
     capsys.readouterr()
-    second = reproduction.reproduce_table("table3", str(tmp_path), TINY, VARIANTS, progress=False)
+    second = reproduction.reproduce_table("table3", str(tmp_path), TINY_RUNS, VARIANTS,
+                                          progress=False)
     output = capsys.readouterr().out
     assert len(counted["trainers"]) == len(VARIANTS), "the second call trained"
     assert second == first
@@ -115,7 +117,7 @@ def check_table2(tmp_path, counted, capsys):
     """Table 2 in a directory holding Table 3's L_lat + L_2D, the same run as its 'gt'."""
     trained_before = len(counted["trainers"])
     output = str(tmp_path)
-    first = reproduction.reproduce_table("table2", output, TINY, progress=False,
+    first = reproduction.reproduce_table("table2", output, TINY_RUNS, progress=False,
                                     segmenter_budget=TINY_SEGMENTER)
     # The segmenter and 'predicted' train; 'gt' is Table 3's run, evaluated on both.
     assert len(counted["trainers"]) == trained_before + 2
@@ -163,7 +165,7 @@ def check_table2(tmp_path, counted, capsys):
 
     capsys.readouterr()
     trained = len(counted["trainers"])
-    second = reproduction.reproduce_table("table2", output, TINY, progress=False,
+    second = reproduction.reproduce_table("table2", output, TINY_RUNS, progress=False,
                                      segmenter_budget=TINY_SEGMENTER)
     printed = capsys.readouterr().out
     assert len(counted["trainers"]) == trained and len(counted["predicted"]) == 1, \
@@ -173,7 +175,7 @@ def check_table2(tmp_path, counted, capsys):
         assert f"  {name}: " in printed and "cached" in printed, printed
 
     with pytest.raises(reproduction.RequestError, match="steps: 1 there, 2 here"):
-        reproduction.reproduce_table("table2", output, TINY, progress=False,
+        reproduction.reproduce_table("table2", output, TINY_RUNS, progress=False,
                                 segmenter_budget=dataclasses.replace(TINY_SEGMENTER, steps=2))
 
 
