@@ -1,4 +1,5 @@
 """Shared test set-up: quiet TensorFlow, deterministic seeds, memory freed per module."""
+import ctypes
 import gc
 import os
 import sys
@@ -11,12 +12,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="module", autouse=True)
 def free_graphs_after_the_module():
     """Drops the Keras graphs and models a test module built: without this, an xdist
-    worker keeps every module's networks and grows past 7 GB."""
+    worker keeps every module's networks and grows past 7 GB. glibc keeps freed
+    memory in its heap; malloc_trim hands it back to the system."""
     yield
     keras = sys.modules.get("keras")
     if keras is not None:
         keras.backend.clear_session()
     gc.collect()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @pytest.fixture(scope="module")
