@@ -6,7 +6,6 @@ Every refusal is checked by hashing the user's files before and after.
 import contextlib
 import errno
 import glob
-import hashlib
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from serving_helpers import untrained_fitting_run
+from test_reliability import snapshot
 
 from neural_body_fitting import configs, evaluation, serving, training
 from neural_body_fitting.data import encodings, synthesis
@@ -29,16 +29,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The commands get this checkout, whatever the test process was started with.
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [
     REPO, os.environ.get("PYTHONPATH")])), TF_CPP_MIN_LOG_LEVEL="2")
-
-
-def snapshot(folder):
-    """{relative path: sha256} of every file below `folder`."""
-    digests = {}
-    for path in glob.glob(os.path.join(folder, "**"), recursive=True):
-        if os.path.isfile(path):
-            with open(path, "rb") as stream:
-                digests[os.path.relpath(path, folder)] = hashlib.sha256(stream.read()).hexdigest()
-    return digests
 
 
 def command(module, *args):

@@ -210,9 +210,9 @@ def check_unrecorded_checkpoints(model_dir, allow_changes=False):
         raise RunMismatchError(
             f"{model_dir}: holds checkpoints ({', '.join(found)}) but no run record "
             f"({RUN_FILE}), so what they were trained with (config, body model, data, latent "
-            "statistics) is unknown and resuming could continue them on something else. Train "
-            "in a new --model_dir, or pass --allow_run_changes to resume them with this "
-            "command's settings (the new record says so)")
+            "statistics) cannot be checked and resuming could continue them on something "
+            "else. Train in a new --model_dir, or pass --allow_run_changes to resume them "
+            "with this command's settings (the new record says so)")
     return [ASSUMED_FOR_UNRECORDED]
 
 
