@@ -3,7 +3,7 @@
 `own_directory` takes an exclusive `fcntl.flock` on `<directory>/.nbf_lock`
 and writes the owner (pid, command, since when) into it. The OS releases
 the lock when the process ends, however it ends, so a killed owner leaves
-no stale lock; the file stays (deleting it would let a second process lock a
+no stale lock; a released lock file is emptied, and the file stays (deleting it would let a second process lock a
 new file while a third still holds the old one). Within one process the
 ownership is shared: every `own_directory` of the same directory returns a
 handle on the same lock, released when the last handle is.
@@ -62,6 +62,7 @@ class Ownership:
         lock.handles -= 1
         if lock.handles == 0:
             del _HELD[lock.directory]
+            lock.stream.truncate(0)  # A released lock names no owner.
             lock.stream.close()  # Closing releases the flock.
 
     def __enter__(self):
