@@ -3,10 +3,11 @@
 `own_directory` takes an exclusive `fcntl.flock` on `<directory>/.nbf_lock`
 and writes the owner (pid, command, since when) into it. The OS releases
 the lock when the process ends, however it ends, so a killed owner leaves
-no stale lock; a released lock file is emptied, and the file stays (deleting it would let a second process lock a
-new file while a third still holds the old one). Within one process the
-ownership is shared: every `own_directory` of the same directory returns a
-handle on the same lock, released when the last handle is.
+no stale lock. A released lock file is emptied but stays: deleting it would
+let a second process lock a new file while a third still holds the old one.
+Within one process the ownership is shared: every `own_directory` of the
+same directory returns a handle on the same lock, released when the last
+handle is.
 """
 import fcntl
 import os
