@@ -1,11 +1,17 @@
 """What every command shares: how it runs (`run_command`), the config flag, the
 body-model and run-change flags."""
+import functools
+import os
 import sys
 
 from absl import app, flags
 
 from neural_body_fitting.cli import startup
 from neural_body_fitting.configs import experiments
+from neural_body_fitting.utils import locks, outputs
+
+# Refusals to touch what a user or another process owns: one line, no traceback.
+REFUSALS = (outputs.OutputRefused, locks.DirectoryBusy)
 
 
 def define_smpl_model_flag():
@@ -20,7 +26,22 @@ def run_command(main, config_flag=None):
     sys.argv[:] = startup.prepare_command_line(sys.argv)
     if config_flag is not None:
         config_flag.define()
-    app.run(main)
+    app.run(_refusals_as_one_line(main))
+
+
+def _refusals_as_one_line(main):
+    @functools.wraps(main)
+    def guarded(argv):
+        try:
+            return main(argv)
+        except REFUSALS as error:
+            sys.exit(f"{os.path.basename(sys.argv[0])}: {error}")
+    return guarded
+
+
+def define_overwrite_flag(what="an earlier output of this command"):
+    return flags.DEFINE_bool("overwrite", False, f"Replace {what} (other files are never "
+                             "replaced: see utils/outputs.py).")
 
 
 def define_allow_run_changes_flag():

@@ -14,14 +14,16 @@ from absl import flags
 
 from neural_body_fitting import serving
 from neural_body_fitting.cli import common
+from neural_body_fitting.utils import outputs
 
 FITTING_RUN = flags.DEFINE_string("fitting_run", None, "Fitting-network training run.",
                                   required=True)
 SEGMENTATION_RUN = flags.DEFINE_string("segmentation_run", None, "Segmentation run (adds "
                                        "segment_fit; serve_bytes then takes photos).")
 SMPL_MODEL = common.define_smpl_model_flag()
-OUTPUT = flags.DEFINE_string("output", None, "SavedModel folder (replaced when complete).",
-                             required=True)
+OUTPUT = flags.DEFINE_string("output", None, "SavedModel folder: new, empty, or an earlier "
+                             "export (with --overwrite, replaced when complete).", required=True)
+OVERWRITE = common.define_overwrite_flag("earlier exports at --output and --tflite")
 TFLITE = flags.DEFINE_string("tflite", None, "Also write the fitting network as TFLite here.")
 
 
@@ -29,10 +31,14 @@ def main(argv):
     del argv
     from neural_body_fitting.serving import predictor
 
+    outputs.claim(OUTPUT.value, "--output", OVERWRITE.value)
+    if TFLITE.value:
+        outputs.claim(TFLITE.value, "--tflite", OVERWRITE.value)
     model = predictor.load_fitting_run(FITTING_RUN.value, SMPL_MODEL.value)
     segmenter = (predictor.load_segmentation_run(SEGMENTATION_RUN.value)
                  if SEGMENTATION_RUN.value else None)
     serving.export_saved_model(OUTPUT.value, model, segmenter)
+    outputs.mark(OUTPUT.value, "nbf-export")
     print(f"SavedModel -> {OUTPUT.value}")
     if TFLITE.value:
         from neural_body_fitting.serving import export
@@ -41,6 +47,7 @@ def main(argv):
             export.export_tflite(TFLITE.value, model)
         except export.TFLiteConversionError as error:
             sys.exit(f"nbf-export: the SavedModel is written; TFLite conversion failed: {error}")
+        outputs.mark(TFLITE.value, "nbf-export")
         print(f"TFLite -> {TFLITE.value}")
 
 

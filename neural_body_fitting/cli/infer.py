@@ -8,15 +8,18 @@ Per person, in <output_dir>/images/: the crop, the part map, mesh overlays on
 the crop and on the original image (with the projected joints), the mesh as
 .obj and .ply, <id>_body.pkl (the original's UP-3D fit dict) and <id>.npz
 (every output); <output_dir>/index.html shows them all. People already
-finished are skipped unless --overwrite. Items that fail are listed on the
+finished are skipped unless --overwrite. --output_dir must be new, empty or an
+earlier nbf-infer output: other folders are refused. Items that fail are listed on the
 console and in the gallery, and the exit status is 1.
 """
+import os
 import sys
 
 from absl import flags
 
 from neural_body_fitting import serving
 from neural_body_fitting.cli import common
+from neural_body_fitting.utils import outputs
 
 INPUT = flags.DEFINE_string("input", None, "Image folder, glob pattern or file.", required=True)
 KEYPOINTS = flags.DEFINE_string("keypoints", None, "OpenPose JSON (file or folder) or COCO "
@@ -54,8 +57,12 @@ def main(argv):
     del argv
     if KEYPOINTS.value and BOXES.value:
         sys.exit("nbf-infer: give --keypoints or --boxes, not both")
+    outputs.claim(OUTPUT_DIR.value, "--output_dir", reuse=True)
+    predictor = _predictor()
+    os.makedirs(OUTPUT_DIR.value, exist_ok=True)
+    outputs.mark(OUTPUT_DIR.value, "nbf-infer")
     summary = serving.run_inference(
-        _predictor(), INPUT.value, OUTPUT_DIR.value, MODE.value,
+        predictor, INPUT.value, OUTPUT_DIR.value, MODE.value,
         KEYPOINTS.value or BOXES.value, BATCH_SIZE.value, OVERWRITE.value)
     print(f"{len(summary.written)} people written, {len(summary.skipped)} already finished, "
           f"{len(summary.failed)} failed; gallery: {summary.gallery}")

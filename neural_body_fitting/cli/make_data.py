@@ -6,8 +6,10 @@
 The body model is --smpl_model, else $NBF_SMPL_MODEL, else the built-in
 synthetic model. See neural_body_fitting/data/synthesis.py for what a sample holds.
 
-An interrupted run leaves dataset.json with "complete": false; the same
-command (with or without --overwrite) resumes it, keeping the finished samples.
+--output_dir must be new, empty or a dataset made by this library (anything
+else is refused). An interrupted run leaves dataset.json with "complete":
+false; the same command (with or without --overwrite) resumes it, keeping the
+finished samples. One process at a time generates into a folder.
 """
 import time
 
@@ -15,6 +17,7 @@ from absl import app, flags
 
 from neural_body_fitting.cli import common
 from neural_body_fitting.data import encodings, layout, synthesis
+from neural_body_fitting.utils import outputs
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Dataset root to create.", required=True)
 NUM_TRAIN = flags.DEFINE_integer("num_train", 1000, "Training samples.")
@@ -32,8 +35,8 @@ GRANULARITY = flags.DEFINE_list(
     "granularity", ["12"], "Colour maps to write: part counts among 1,3,6,12,24, or 'all'. The "
     "24-part label map is always written, so every encoding can also be computed on the fly.")
 OVERWRITE = flags.DEFINE_bool(
-    "overwrite", False, "Allow a non-empty output directory. An interrupted generation there "
-    "is resumed if its settings are these (with or without this flag).")
+    "overwrite", False, "Replace a dataset made earlier by this library. An interrupted "
+    "generation there is resumed if its settings are these (with or without this flag).")
 
 
 def _granularities(values):
@@ -47,9 +50,8 @@ def _granularities(values):
 
 def main(argv):
     del argv
-    if not (OVERWRITE.value or synthesis.is_empty_dir(OUTPUT_DIR.value)
-            or layout.is_incomplete(OUTPUT_DIR.value)):
-        raise app.UsageError(f"--output_dir={OUTPUT_DIR.value} is not empty; pass --overwrite")
+    outputs.claim(OUTPUT_DIR.value, "--output_dir", OVERWRITE.value,
+                  reuse=layout.is_incomplete(OUTPUT_DIR.value))
     start = time.perf_counter()
     counts = {"train": NUM_TRAIN.value, "val": NUM_VAL.value, "test": NUM_TEST.value}
     try:

@@ -18,6 +18,7 @@ from absl import flags
 from neural_body_fitting import configs, networks, porting
 from neural_body_fitting.cli import common
 from neural_body_fitting.data import statistics
+from neural_body_fitting.utils import outputs
 
 CONFIG = common.define_config_flag()
 TF1_CHECKPOINT = flags.DEFINE_string("tf1_checkpoint", None, "TF1 checkpoint prefix or folder.",
@@ -31,7 +32,9 @@ SEGMENTER = flags.DEFINE_string("segmenter", "refinenet_resnet_v1_101",
                                 "segmentation: the segmenter the checkpoint holds.")
 SEGMENTATION_SIZE = flags.DEFINE_integer("segmentation_input_size", 512,
                                          "segmentation: the input size of the ported model.")
-OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write.", required=True)
+OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write: a new or empty folder, "
+                                 "or an earlier nbf-port output with --overwrite.", required=True)
+OVERWRITE = common.define_overwrite_flag("an earlier nbf-port output at --output_dir")
 SMPL_MODEL = common.define_smpl_model_flag()
 ALLOW_MISSING = flags.DEFINE_bool("allow_missing", False, "Keep initial values for missing ones.")
 
@@ -56,6 +59,7 @@ def port_segmentation(path):
 def main(argv):
     del argv
     path = TF1_CHECKPOINT.value
+    outputs.claim(OUTPUT_DIR.value, "--output_dir", OVERWRITE.value)
     stage = porting.detect_stage(path)
     if STAGE.value not in (None, stage):
         raise ValueError(f"{path}: --stage={STAGE.value}, but this is a {stage} checkpoint "
@@ -63,6 +67,7 @@ def main(argv):
     print(f"{path}: {stage} checkpoint")
     port = port_fitting if stage == "fitting" else port_segmentation
     report, checkpoint, weights = port(path)
+    outputs.mark(OUTPUT_DIR.value, "nbf-port")
     for key in ("assigned", "missing", "unmapped", "ignored"):
         print(f"{key}: {len(report[key])}")
         if key in ("missing", "unmapped"):

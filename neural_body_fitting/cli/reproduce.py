@@ -15,12 +15,14 @@ from absl import app, flags, logging
 from neural_body_fitting import reproduction
 from neural_body_fitting.cli import common
 from neural_body_fitting.configs import base, reproduce
+from neural_body_fitting.utils import locks, outputs
 
 _DEFAULTS = reproduce.Budget()
 TABLE = flags.DEFINE_enum("table", None, sorted(reproduce.TABLES), "The table to reproduce.",
                           required=True)
 OUTPUT_DIR = flags.DEFINE_string("output_dir", "reproduce_output",
-                                 "Data, runs, cached results and the tables.")
+                                 "Data, runs, cached results and the tables: new, empty, or "
+                                 "nbf-reproduce's own (reused; one process at a time).")
 VARIANTS = flags.DEFINE_list("variants", None, "Only these variants of the table (default: all).")
 SMPL_MODEL = common.define_smpl_model_flag()
 INPUT_SIZE = flags.DEFINE_integer("input_size", _DEFAULTS.input_size, "Input side (px).")
@@ -57,10 +59,14 @@ def budget_from_flags():
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # Keep the console to the command's own output.
+    budget = budget_from_flags()
+    outputs.claim(OUTPUT_DIR.value, "--output_dir", reuse=True)
     try:
-        reproduction.reproduce_table(TABLE.value, OUTPUT_DIR.value, budget_from_flags(),
-                                     VARIANTS.value, SMPL_MODEL.value,
-                                     segmentation_run=SEGMENTATION_RUN.value)
+        with locks.own_directory(OUTPUT_DIR.value):
+            outputs.mark(OUTPUT_DIR.value, "nbf-reproduce")
+            reproduction.reproduce_table(TABLE.value, OUTPUT_DIR.value, budget,
+                                         VARIANTS.value, SMPL_MODEL.value,
+                                         segmentation_run=SEGMENTATION_RUN.value)
     except reproduction.RequestError as error:
         raise app.UsageError(str(error))
 

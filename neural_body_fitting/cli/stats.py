@@ -12,19 +12,24 @@ from absl import flags
 from neural_body_fitting import data
 from neural_body_fitting.cli import common
 from neural_body_fitting.data import statistics
+from neural_body_fitting.utils import outputs
 
 ROOT = flags.DEFINE_string("dataset_root", None, "Dataset root.", required=True)
 SPLIT = flags.DEFINE_string("split", "train", "List to average over.")
 MODE = flags.DEFINE_enum("rotation_mode", "absolute", ["absolute", "relative"],
                          "Rotations as in the training config (use_absrot).")
 OUTPUT = flags.DEFINE_string("output", None, "Output prefix.", required=True)
+OVERWRITE = common.define_overwrite_flag("statistics written earlier by nbf-stats")
 
 
 def main(argv):
     del argv
+    for path in statistics.statistics_paths(OUTPUT.value).values():
+        outputs.claim(path, "--output", OVERWRITE.value)
     split = data.load_split(ROOT.value, SPLIT.value, input_type="joints14")
     mean, std = data.latent_statistics(split, MODE.value)
-    statistics.save_latent_statistics(OUTPUT.value, mean, std)
+    for path in statistics.save_latent_statistics(OUTPUT.value, mean, std).values():
+        outputs.mark(path, "nbf-stats")
     print(f"{len(split.ids)} samples -> {OUTPUT.value}_mean.npy, {OUTPUT.value}_std.npy")
 
 

@@ -6,7 +6,8 @@
         --config.runtime.dataset_root=/data/up3d_nbf --model_dir=/runs/up3d_segmenter
 
 Creates the run in --model_dir (config, body model and data recorded in
-run.json) or resumes it from its latest checkpoint. Resuming without
+run.json) or resumes it from its latest checkpoint; one process at a time
+(another is refused, naming it). SIGINT or SIGTERM saves and stops. Resuming without
 --config uses the run's recorded config; a config, body model or training
 data that contradict the record are refused unless --allow_run_changes.
 Multi-GPU:
@@ -43,6 +44,8 @@ def main(argv):
     if SMPL_MODEL.value:
         config.model.body_model = SMPL_MODEL.value
     trainer = run_training(config, MODEL_DIR.value, MAX_SECONDS.value, ALLOW_RUN_CHANGES.value)
+    if trainer.stopped_by:
+        print(f"{trainer.stopped_by} received: stopped and saved; the same command resumes")
     print(f"step {trainer.step}; checkpoint {trainer.manager.latest_checkpoint}")
 
 

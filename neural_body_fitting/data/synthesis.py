@@ -32,7 +32,7 @@ from neural_body_fitting import constants, geometry, render
 from neural_body_fitting.body import pose_prior
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.data import encodings, layout
-from neural_body_fitting.utils import images
+from neural_body_fitting.utils import images, locks, outputs
 
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 # Jitter of the person in the crop: shift of up to 4% of the crop, scale 0.9-1.1.
@@ -239,7 +239,11 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
       overwrite: start afresh over an interrupted generation with other
         settings, instead of raising SettingsMismatch. One with the same
         settings is always resumed; a complete dataset or other files are
-        written over (commands refuse a non-empty output_dir before this).
+        written over (commands refuse folders not made by the library before
+        this, `utils.outputs.claim`).
+
+    Another process generating into `output_dir` is refused (DirectoryBusy);
+    the folder is marked as the library's (`utils.outputs`).
     """
     extra = tuple(g for g in granularities if g != 12)
     for granularity in extra:
@@ -254,35 +258,37 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
                    "fixed_translation": constants.FIXED_TRANSLATION.tolist(),
                    "convention": "opencv: x right, y down, looking along +z"},
     }
-    finished = _start_or_resume(output_dir, info, overwrite)
-    jobs = []
-    for split, count in counts.items():
-        for start in range(0, count, chunk_size):
-            indices = list(range(start, min(count, start + chunk_size)))
-            done = {i for i in indices if sample_id(split, i) in finished}
-            if len(done) < len(indices):
-                jobs.append((output_dir, split, indices, seed, mirror_fraction, extra, done))
-    bar = tqdm(total=sum(counts.values()), initial=len(finished), desc="samples",
-               disable=not progress)
-    if workers > 1:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, _worker_init,
-                          (os.getpid(), body_model, num_landmarks)) as pool:
-            for ids in pool.imap(_worker_run, jobs):
-                bar.update(len(ids))
-    else:
-        renderer = SampleRenderer(model, num_landmarks)
-        for job in jobs:
-            bar.update(len(generate_samples(renderer, *job)))
-    bar.close()
-    for split, count in counts.items():
-        flags = np.ones(count, int)
-        if split == "train":
-            rng = np.random.default_rng([seed, 99])
-            flags = (rng.permutation(count) < round(latent_fraction * count)).astype(int)
-        layout.write_split_list(output_dir, split, [(sample_id(split, i), flags[i])
-                                                     for i in range(count)])
-    return layout.finish_generation(output_dir, info)
+    with locks.own_directory(output_dir):  # One generator at a time in a folder.
+        finished = _start_or_resume(output_dir, info, overwrite)
+        outputs.mark(output_dir, "dataset generation")
+        jobs = []
+        for split, count in counts.items():
+            for start in range(0, count, chunk_size):
+                indices = list(range(start, min(count, start + chunk_size)))
+                done = {i for i in indices if sample_id(split, i) in finished}
+                if len(done) < len(indices):
+                    jobs.append((output_dir, split, indices, seed, mirror_fraction, extra, done))
+        bar = tqdm(total=sum(counts.values()), initial=len(finished), desc="samples",
+                   disable=not progress)
+        if workers > 1:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(workers, _worker_init,
+                              (os.getpid(), body_model, num_landmarks)) as pool:
+                for ids in pool.imap(_worker_run, jobs):
+                    bar.update(len(ids))
+        else:
+            renderer = SampleRenderer(model, num_landmarks)
+            for job in jobs:
+                bar.update(len(generate_samples(renderer, *job)))
+        bar.close()
+        for split, count in counts.items():
+            flags = np.ones(count, int)
+            if split == "train":
+                rng = np.random.default_rng([seed, 99])
+                flags = (rng.permutation(count) < round(latent_fraction * count)).astype(int)
+            layout.write_split_list(output_dir, split, [(sample_id(split, i), flags[i])
+                                                         for i in range(count)])
+        return layout.finish_generation(output_dir, info)
 
 
 # A second generator process pays for its start-up (it loads TensorFlow and
@@ -334,7 +340,3 @@ def _start_or_resume(root, info, overwrite):
         return layout.read_finished(root)
     layout.start_generation(root, info)
     return set()
-
-
-def is_empty_dir(path):
-    return not os.path.exists(path) or not os.listdir(path)

@@ -1,18 +1,37 @@
-"""Restoring checkpoints with errors that name the file.
+"""Saving and restoring checkpoints with errors that name the file.
 
 A truncated or corrupt checkpoint makes TensorFlow fail with messages such as
 "Read less bytes than requested" that name no file. Here every failure names
 the checkpoint; when training resumes, an unreadable latest checkpoint falls
-back to the newest readable earlier one, with a warning that names both.
+back to the newest readable earlier one, with a warning that names both. A
+save that fails (a full disk) names the checkpoint and the space left, and
+removes what it had written (`<prefix>_temp/`, partial files) so the disk
+is not kept full; the earlier checkpoints are untouched.
 """
+import contextlib
 import glob
+import os
+import shutil
 
 import tensorflow as tf
 from absl import logging
 
+from neural_body_fitting.utils import files
+
+# The file name of a run's checkpoints: <model_dir>/ckpt-<step>.{index,data-*}.
+CHECKPOINT_NAME = "ckpt"
 
 class CheckpointError(ValueError):
     """A checkpoint could not be read."""
+
+
+class CheckpointSaveError(OSError):
+    """A checkpoint could not be written."""
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _files_of(prefix):
@@ -25,9 +44,8 @@ def restore(checkpoint, path):
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
     except (tf.errors.OpError, ValueError, AssertionError, IndexError) as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: unreadable checkpoint (files {_files_of(path)}): "
-                              f"{detail}") from error
+                              f"{_first_line(error)}") from error
     return status
 
 
@@ -54,3 +72,28 @@ def restore_latest(checkpoint, manager):
     if failures:
         raise CheckpointError("no readable checkpoint to resume from:\n  " + "\n  ".join(failures))
     return None
+
+
+def _remove_partial_checkpoint(prefix):
+    # TensorFlow writes the shards to <prefix>_temp/, then merges them into <prefix>.*.
+    shutil.rmtree(f"{prefix}_temp", ignore_errors=True)
+    for path in _files_of(prefix):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def save(manager, step):
+    """Saves checkpoint `step` of `manager` (made with `CHECKPOINT_NAME`); returns its path.
+
+    A failed save removes its partial files and raises CheckpointSaveError
+    naming the checkpoint, the space left and the newest checkpoint kept.
+    """
+    prefix = os.path.join(manager.directory, f"{CHECKPOINT_NAME}-{step}")
+    try:
+        return manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as error:
+        _remove_partial_checkpoint(prefix)
+        raise CheckpointSaveError(
+            f"{prefix}: saving the checkpoint failed ({_first_line(error)}); "
+            f"{files.free_space(prefix)}. Its partial files are removed; the newest checkpoint "
+            f"kept is {manager.latest_checkpoint}") from error

@@ -10,9 +10,12 @@ A run directory holds, next to its checkpoints:
 Resuming and evaluating start from this record. A config that contradicts
 it, another body model, or other training data is refused with both values
 named, unless the caller allows changes explicitly (fine-tuning); allowed
-changes are written to the record's history.
+changes are written to the record's history. Checkpoints without a record
+(a run older than records, or one whose record was deleted) are resumed only
+when changes are allowed, the record then saying what was assumed.
 """
 import dataclasses
+import glob
 import hashlib
 import json
 import os
@@ -187,6 +190,32 @@ def check_against_record(record, model_dir, config, model, data_identity=None, s
     return changes
 
 
+# The history entry of a run resumed from checkpoints that had no record.
+ASSUMED_FOR_UNRECORDED = ("no run record: the checkpoints were assumed to have been trained "
+                          "with this command's config, body model and training data, and the "
+                          "latent statistics were recomputed from that data")
+
+
+def check_unrecorded_checkpoints(model_dir, allow_changes=False):
+    """The changes of resuming `model_dir` without a record: [] where it holds no checkpoints.
+
+    Raises RunMismatchError for checkpoints without a record, whose config,
+    body model and data are unknown, unless `allow_changes`.
+    """
+    found = sorted(os.path.basename(path).removesuffix(".index") for path in glob.glob(
+        os.path.join(glob.escape(model_dir), "*.index")))
+    if not found:
+        return []
+    if not allow_changes:
+        raise RunMismatchError(
+            f"{model_dir}: holds checkpoints ({', '.join(found)}) but no run record "
+            f"({RUN_FILE}), so what they were trained with (config, body model, data, latent "
+            "statistics) cannot be checked and resuming could continue them on something "
+            "else. Train in a new --model_dir, or pass --allow_run_changes to resume them "
+            "with this command's settings (the new record says so)")
+    return [ASSUMED_FOR_UNRECORDED]
+
+
 def check_data_matches_model(data_identity, model, num_landmarks):
     """RunMismatchError if a dataset was made with another body model or landmark count."""
     recorded = data_identity.get("body_model")
@@ -252,7 +281,8 @@ def prepare_run(config, model_dir, allow_changes=False):
     the training split (skipping bad samples with
     `config.runtime.skip_bad_samples`) and gives the latent statistics.
     Raises RunMismatchError where the command contradicts the run's record,
-    unless `allow_changes`.
+    or where checkpoints have no record (`check_unrecorded_checkpoints`), unless
+    `allow_changes`.
     """
     config = configs.validate(config)
     task = registries.TASKS.get(config.stage, "config.stage")
@@ -261,8 +291,9 @@ def prepare_run(config, model_dir, allow_changes=False):
     if body_model is not None:
         check_data_matches_model(identity, body_model, config.data.num_landmarks)
     record = read_record(model_dir)
-    changes = [] if record is None else check_against_record(
-        record, model_dir, config, body_model, identity, allow_changes=allow_changes)
+    changes = check_unrecorded_checkpoints(model_dir, allow_changes) if record is None else (
+        check_against_record(record, model_dir, config, body_model, identity,
+                             allow_changes=allow_changes))
     split = task.load_split(config)
     statistics, new_statistics = task.run_statistics(config, split, model_dir, record, changes)
     return Run(config, model_dir, record, changes, body_model, identity, split, statistics,

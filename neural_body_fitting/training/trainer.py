@@ -5,7 +5,9 @@
 1. builds the strategy (`config.runtime.strategy`; a multi-worker strategy
    must exist before TensorFlow runs any op);
 2. `runs.prepare_run`: validates the config, checks it against the run's
-   record, loads the training split once and gives the statistics;
+   record, loads the training split once and gives the statistics; then the
+   process takes ownership of the run directory (`utils.locks`: a second
+   process on it is refused, naming this one);
 3. makes the stage's task (`registries.TASKS[config.stage]`) from that run;
    in the strategy's scope: `task.build_model()`, Adam (beta1
    `config.optim.beta1`) with the configured learning-rate policy, and a
@@ -24,8 +26,10 @@
 - `task.metrics` turns the step's global sums into its metrics;
 - `tf.train.CheckpointManager` saves every `save_freq` steps and at the end;
   a new Trainer on the same directory resumes from the latest checkpoint;
-- SIGINT saves a checkpoint and stops; a non-finite loss stops with an error
-  and keeps the last good checkpoint;
+- SIGINT and SIGTERM (what schedulers and `docker stop` send) save a
+  checkpoint and stop (`stopped_by` names the signal); a failed save names the
+  checkpoint and the free space and removes its partial files; a non-finite
+  loss stops with an error and keeps the last good checkpoint;
 - TensorBoard summaries (losses, learning rate, the task's batch metrics
   and `task.image_summaries`), a tqdm progress bar and a log file.
 """
@@ -42,6 +46,10 @@ from tqdm import tqdm
 
 from neural_body_fitting import configs, losses, registries
 from neural_body_fitting.training import checkpoints, runs
+from neural_body_fitting.utils import locks
+
+# The signals that stop training with a checkpoint instead of killing it.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def default_strategy():
@@ -96,7 +104,8 @@ class Trainer:
     """Owns the model, optimizer, data and checkpoints of one training run (see the module).
 
     Attributes: `config`, `model_dir`, `run` (`runs.Run`), `task`, `strategy`,
-    `model`, `optimizer`, `manager` (the checkpoints), `max_steps`.
+    `model`, `optimizer`, `manager` (the checkpoints), `max_steps`, `stopped_by`
+    (the name of the signal that stopped `train`, or None).
     """
 
     def __init__(self, config, model_dir, strategy=None, progress=True, allow_run_changes=False):
@@ -112,6 +121,7 @@ class Trainer:
         self.progress = progress
         self.strategy = strategy or build_strategy(config.runtime.strategy)
         self.run = runs.prepare_run(config, model_dir, allow_changes=allow_run_changes)
+        self.ownership = locks.own_directory(model_dir)
         self.task = registries.TASKS.get(config.stage)(self.run)
         steps_per_epoch = max(len(self.run.split.ids) // config.optim.batch_size, 1)
         self.max_steps = (config.runtime.max_steps
@@ -126,8 +136,9 @@ class Trainer:
             self.optimizer = optimizer
             self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                                   **self.task.checkpoint_objects())
-        self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
-                                                  max_to_keep=config.runtime.keep_checkpoints)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, model_dir, max_to_keep=config.runtime.keep_checkpoints,
+            checkpoint_name=checkpoints.CHECKPOINT_NAME)
         self.task.after_restore(self.model,
                                 checkpoints.restore_latest(self.checkpoint, self.manager))
         self._write_run()
@@ -135,27 +146,33 @@ class Trainer:
         self.iterator = iter(self.dataset)
         self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
         self._train_step = tf.function(self._distributed_step, jit_compile=config.runtime.xla)
-        self._stop_requested = False
+        self.stopped_by = None
 
     def _write_run(self):
-        """Only now, with everything checked, is the run directory written."""
+        """Only now, with everything checked, is the run directory written.
+
+        A new run gets its record; a resumed one gets a history entry for
+        the changes allowed (also those assumed for checkpoints without a
+        record, which then get one) and when its record is migrated.
+        """
         run = self.run
         self.task.write_run_files()
-        if run.record is None:
+        if run.record is None and not run.changes:
             runs.write_record(self.model_dir, runs.new_record(self.config, run.body_model,
                                                               run.data_identity))
-        elif run.changes or run.record.get("migrated_from_format"):
-            if run.changes:
-                logging.warning("Resuming %s with changes:\n  %s", self.model_dir,
-                                "\n  ".join(run.changes))
-            else:
-                logging.info("Resuming %s: its record is rewritten in format %d",
-                             self.model_dir, runs.FORMAT)
-            record = dict(run.record)
-            record["history"] = record["history"] + [{
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "step": self.step,
-                "changes": run.changes, "config": self.config.to_dict()}]
-            runs.write_record(self.model_dir, record)
+            return
+        if not (run.changes or run.record.get("migrated_from_format")):
+            return
+        if run.changes:
+            logging.warning("Resuming %s with changes:\n  %s", self.model_dir,
+                            "\n  ".join(run.changes))
+        else:
+            logging.info("Resuming %s: its record is rewritten in format %d",
+                         self.model_dir, runs.FORMAT)
+        record = run.record or runs.new_record(self.config, run.body_model, run.data_identity)
+        runs.write_record(self.model_dir, {**record, "history": record["history"] + [{
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "step": self.step,
+            "changes": run.changes, "config": self.config.to_dict()}]})
 
     def _distributed_inputs(self):
         # The data position is not in the checkpoint (distributed iterators are
@@ -189,11 +206,15 @@ class Trainer:
             per_replica)
 
     def _request_stop(self, signum, frame):
-        del signum, frame
-        self._stop_requested = True
+        del frame
+        self.stopped_by = signal.Signals(signum).name
 
     def save(self):
-        return self.manager.save(checkpoint_number=self.step)
+        """Saves the checkpoint of this step (once: a second save would rewrite it)."""
+        latest = self.manager.latest_checkpoint
+        if latest and latest.endswith(f"-{self.step}"):
+            return latest
+        return checkpoints.save(self.manager, self.step)
 
     def train(self, max_steps=None, max_seconds=None, on_step=None):
         """Trains until `max_steps` (default: the config's); returns the last metrics.
@@ -202,7 +223,8 @@ class Trainer:
         """
         max_steps = max_steps or self.max_steps
         config = self.config
-        previous = signal.signal(signal.SIGINT, self._request_stop)
+        self.stopped_by = None
+        previous = {signum: signal.signal(signum, self._request_stop) for signum in STOP_SIGNALS}
         metrics = {}
         start = time.perf_counter()
         bar = tqdm(total=max_steps, initial=self.step, desc="train", disable=not self.progress)
@@ -228,15 +250,17 @@ class Trainer:
                     logging.info("step %d: %s", step, metrics)
                 if step % config.runtime.save_freq == 0:
                     self.save()
-                if self._stop_requested:
-                    logging.info("Interrupted: saving at step %d", step)
+                if self.stopped_by:
+                    logging.warning("%s received: saving at step %d and stopping",
+                                    self.stopped_by, step)
                     break
                 if max_seconds and time.perf_counter() - start > max_seconds:
                     break
             self.save()
         finally:
             bar.close()
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         return metrics
 
     def _summaries(self, step, metrics, batch):

@@ -4,11 +4,32 @@ Every writer in the library goes through `atomic_open`: it writes to a hidden
 temporary name in the target's folder and renames it over the target only
 after the write succeeded, so an interrupted or failed write leaves the
 previous file untouched and no temporary behind. New files get the usual
-mode (0666 minus the umask), unlike `tempfile.mkstemp`'s 0600.
+mode (0666 minus the umask), unlike `tempfile.mkstemp`'s 0600. A full disk
+is named: the file being written and the space left.
 """
 import contextlib
+import errno
 import os
+import shutil
 import uuid
+
+# Errors that mean the device (or the user's quota) is full.
+DISK_FULL_ERRORS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_space(path):
+    """'<n> MB free in <folder>': the space left where `path` is (or would be) written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    return f"{shutil.disk_usage(folder).free / 2 ** 20:.1f} MB free in {folder}"
+
+
+def disk_full_error(path, error):
+    """An OSError like `error` (a full disk) that names `path` and the space left."""
+    return OSError(error.errno, f"{path}: no space left on the device to write it "
+                                f"({free_space(path)}); free some space and run the command "
+                                "again (what was there before is unchanged)")
 
 
 @contextlib.contextmanager
@@ -25,9 +46,11 @@ def atomic_path(path):
     try:
         yield tmp_path
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRORS:
+            raise disk_full_error(path, error) from error
         raise
 
 
