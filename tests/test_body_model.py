@@ -143,6 +143,8 @@ def test_truncated_npz_names_the_file(tmp_path):
 @pytest.mark.parametrize("key,value,message", [
     ("posedirs", np.zeros((60, 3, 200)), "posedirs' must have shape"),
     ("weights", np.zeros((60, 23)), "weights' must have shape"),
+    ("weights", np.full((60, 24), -21 / 24), "weights' must have rows summing to 1 .*, got "
+     "vertex 0's row sums to -21"),
     ("J_regressor", np.zeros((24, 59)), "J_regressor' must have shape"),
     ("v_template", np.full((60, 3), np.nan), "v_template' must be finite"),
 ])

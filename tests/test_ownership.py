@@ -288,7 +288,8 @@ def test_disk_full_in_make_data_eval_and_infer_names_the_file(dataset, tmp_path,
 
     with pytest.raises(OSError) as error:
         evaluation.run_evaluation(config, run_dir, "val")
-    assert_names_the_file_and_the_space(error, os.path.join(run_dir, "eval_val.npz"))
+    evaluated = runs.evaluation_path(run_dir, "val", runs.dataset_name(config.runtime.dataset_root))
+    assert_names_the_file_and_the_space(error, evaluated + ".npz")
 
     out = str(tmp_path / "out")
     with pytest.raises(OSError) as error:

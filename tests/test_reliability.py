@@ -139,7 +139,8 @@ def test_another_body_model_is_refused(trained_run):
 def test_evaluation_writes_valid_json(trained_run):
     config, run_dir = trained_run
     summary = evaluation.run_evaluation(config, run_dir, "val")
-    with open(os.path.join(run_dir, "eval_val.json")) as stream:
+    results = runs.evaluation_path(run_dir, "val", runs.dataset_name(config.runtime.dataset_root))
+    with open(results + ".json") as stream:
         assert json.load(stream) == json.loads(json.dumps(summary))
 
 

@@ -285,7 +285,7 @@ def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root
     assert baseline["mean_iou_without_background"] == 0.0
     assert trained["mean_iou"] > baseline["mean_iou"] + 0.05
     assert trained["mean_iou_without_background"] > 0.05
-    with open(os.path.join(run_dir, "eval_train.csv")) as stream:
+    with open(runs.evaluation_path(run_dir, "train", runs.dataset_name(root)) + ".csv") as stream:
         lines = stream.read().splitlines()
     assert lines[0] == "id,pixel_accuracy,mean_iou,f1" and len(lines) == 1 + 4
     # TensorBoard got the input | truth | prediction panels.

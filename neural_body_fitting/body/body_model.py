@@ -90,6 +90,11 @@ class BodyModel:
         return self.parents.shape[0]
 
 
+# Skinning weights blend each vertex's joint transforms: rows that do not sum to 1
+# scale the posed mesh. SMPL's own sum to 1 up to float32 rounding.
+_WEIGHT_SUM_TOLERANCE = 1e-3
+
+
 def _fail(key, source, expectation, got):
     raise ValueError(f"{source}: key '{key}' {expectation}, got {got}")
 
@@ -123,6 +128,11 @@ def _validate(model):
     for key in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights"):
         if not np.all(np.isfinite(getattr(model, key))):
             _fail(key, source, "must be finite", "NaN or inf values")
+    row_sums = np.sum(model.weights, axis=1)
+    if not np.allclose(row_sums, 1.0, atol=_WEIGHT_SUM_TOLERANCE):
+        worst = int(np.argmax(np.abs(row_sums - 1.0)))
+        _fail("weights", source, f"must have rows summing to 1 (within "
+              f"{_WEIGHT_SUM_TOLERANCE})", f"vertex {worst}'s row sums to {row_sums[worst]:.6g}")
     if model.parents[0] != -1 or np.any(model.parents[1:] < 0) or np.any(
         model.parents[1:] >= np.arange(1, joints)
     ):

@@ -7,7 +7,8 @@ Without --config the run's recorded config (run.json) is used; a given config
 that contradicts the run on anything that defines the network's outputs is
 refused unless --allow_run_changes.
 
-For a fitting run, writes <model_dir>/eval_<split>.npz and .csv (one row per
+For a fitting run, writes <model_dir>/eval_<split>_<dataset>.npz (<dataset>: the
+dataset folder's name, so each dataset keeps its results) and .csv (one row per
 sample), .json (the summary) and prints the means, the median reconstruction
 error and the error quartiles' samples. For a segmentation run
 (config.stage=segmentation), writes .csv (pixel accuracy, IoU and F1 per

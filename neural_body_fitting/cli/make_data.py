@@ -20,17 +20,19 @@ from neural_body_fitting.data import encodings, layout, synthesis
 from neural_body_fitting.utils import outputs
 
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Dataset root to create.", required=True)
-NUM_TRAIN = flags.DEFINE_integer("num_train", 1000, "Training samples.")
-NUM_VAL = flags.DEFINE_integer("num_val", 100, "Validation samples.")
-NUM_TEST = flags.DEFINE_integer("num_test", 100, "Test samples.")
+NUM_TRAIN = flags.DEFINE_integer("num_train", 1000, "Training samples.", lower_bound=0)
+NUM_VAL = flags.DEFINE_integer("num_val", 100, "Validation samples.", lower_bound=0)
+NUM_TEST = flags.DEFINE_integer("num_test", 100, "Test samples.", lower_bound=0)
 SEED = flags.DEFINE_integer("seed", 0, "Everything derives from it.")
 SMPL_MODEL = common.define_smpl_model_flag()
 LATENT_FRACTION = flags.DEFINE_float("latent_fraction", 1.0,
-                                     "Fraction of training samples with latent flag 1.")
-MIRROR_FRACTION = flags.DEFINE_float("mirror_fraction", 0.5, "Fraction of mirrored samples.")
+                                     "Fraction of training samples with latent flag 1.",
+                                     lower_bound=0.0, upper_bound=1.0)
+MIRROR_FRACTION = flags.DEFINE_float("mirror_fraction", 0.5, "Fraction of mirrored samples.",
+                                     lower_bound=0.0, upper_bound=1.0)
 NUM_LANDMARKS = flags.DEFINE_enum("num_landmarks", "14", ["14", "24"],
                                   "Landmarks stored in joints/*.bin.")
-WORKERS = flags.DEFINE_integer("workers", 2, "Worker processes.")
+WORKERS = flags.DEFINE_integer("workers", 2, "Worker processes.", lower_bound=1)
 GRANULARITY = flags.DEFINE_list(
     "granularity", ["12"], "Colour maps to write: part counts among 1,3,6,12,24, or 'all'. The "
     "24-part label map is always written, so every encoding can also be computed on the fly.")

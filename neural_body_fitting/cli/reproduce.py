@@ -45,12 +45,12 @@ def budget_from_flags():
     if CONFIG.present:
         raise app.UsageError("--config: the table gives each variant's config; "
                              "nbf-reproduce takes --config.<key>=<value> overrides only")
-    budget = reproduce.Budget(
-        input_size=INPUT_SIZE.value, steps=STEPS.value, batch_size=BATCH_SIZE.value,
-        num_train=NUM_TRAIN.value, num_test=NUM_TEST.value, lr=LR.value,
-        lr_policy=LR_POLICY.value)
     given = {name for name in reproduce.BUDGET_KEYS.values() if flags.FLAGS[name].present}
     try:
+        budget = reproduce.Budget(
+            input_size=INPUT_SIZE.value, steps=STEPS.value, batch_size=BATCH_SIZE.value,
+            num_train=NUM_TRAIN.value, num_test=NUM_TEST.value, lr=LR.value,
+            lr_policy=LR_POLICY.value)
         return reproduce.with_overrides(budget, CONFIG.overrides(), given)
     except ValueError as error:
         raise app.UsageError(str(error))

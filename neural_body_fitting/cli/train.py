@@ -14,8 +14,6 @@ Multi-GPU:
 --config.runtime.strategy=mirrored; several machines: --config.runtime.strategy=multi_worker
 with TF_CONFIG set on each.
 """
-import os
-
 from absl import flags, logging
 
 from neural_body_fitting import evaluation, training
@@ -29,9 +27,10 @@ MAX_SECONDS = flags.DEFINE_float("max_seconds", 0, "Stop (and save) after this l
 
 
 def run_training(config, model_dir, max_seconds=0, allow_run_changes=False):
-    os.makedirs(model_dir, exist_ok=True)
-    logging.get_absl_handler().use_absl_log_file("train", model_dir)
+    # The Trainer checks everything before it writes the run; only then the log file, so a
+    # refused command creates no directory, no empty log and leaves train.INFO alone.
     trainer = training.Trainer(config, model_dir, allow_run_changes=allow_run_changes)
+    logging.get_absl_handler().use_absl_log_file("train", model_dir)
     validate = evaluation.Validator(trainer) if config.runtime.validation_freq else None
     metrics = trainer.train(max_seconds=max_seconds or None, on_step=validate)
     logging.info("finished at step %d: %s", trainer.step, metrics)

@@ -228,7 +228,8 @@ def config_keys():
 def config_from_dict(values, where="config"):
     """A config from a plain dict (a run record's, nested or 0.2's flat one).
 
-    Unknown keys are errors naming `where` and the closest known key.
+    Unknown keys and values of the wrong type are errors naming `where` and the key
+    (with the closest known key).
     """
     config = default_config()
     known = config_keys()
@@ -240,5 +241,9 @@ def config_from_dict(values, where="config"):
             config.loss.terms.unlock()
         else:
             group, _, leaf = key.rpartition(".")
-            (lookup(config, group) if group else config)[leaf] = value
+            try:
+                (lookup(config, group) if group else config)[leaf] = value
+            except TypeError as error:  # ml_collections keeps each field's type.
+                raise ValueError(f"{where}: config.{key} = {value!r} has the wrong type "
+                                 f"({error})") from None
     return config

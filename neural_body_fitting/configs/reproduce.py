@@ -118,6 +118,14 @@ class Budget:
     # Further config values of every variant ({dotted key: value}; `with_overrides`).
     config_overrides: dict = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self):
+        for name in ("input_size", "steps", "batch_size", "num_train", "num_test"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"--{name}: must be a whole number of at least 1, got "
+                                 f"{getattr(self, name)!r}")
+        if not self.lr > 0:
+            raise ValueError(f"--lr: must be positive, got {self.lr!r}")
+
 
 # The budget's fields that are config keys, so `--config.<key>` sets the field.
 BUDGET_KEYS = {"data.input_size": "input_size", "runtime.max_steps": "steps",

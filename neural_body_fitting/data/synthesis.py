@@ -215,6 +215,19 @@ class SettingsMismatch(ValueError):
     """The output folder holds an interrupted generation with other settings."""
 
 
+def _check_settings(counts, latent_fraction, mirror_fraction, workers):
+    """ValueError naming the first setting out of its range (before anything is written)."""
+    for split, count in counts.items():
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"num_{split}: a number of samples is at least 0, got {count!r}")
+    for name, value in (("latent_fraction", latent_fraction),
+                        ("mirror_fraction", mirror_fraction)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name}: a fraction in [0, 1], got {value!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: at least 1 worker process, got {workers!r}")
+
+
 def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fraction=1.0,
                      mirror_fraction=0.0, num_landmarks=14, workers=1, chunk_size=16,
                      granularities=(12,), progress=True, overwrite=False):
@@ -245,6 +258,7 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
     Another process generating into `output_dir` is refused (DirectoryBusy);
     the folder is marked as the library's (`utils.outputs`).
     """
+    _check_settings(counts, latent_fraction, mirror_fraction, workers)
     extra = tuple(g for g in granularities if g != 12)
     for granularity in extra:
         encodings.colour_table(granularity)  # Fails early on an unknown granularity.

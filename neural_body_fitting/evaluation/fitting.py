@@ -11,8 +11,9 @@ the body model, so any landmark set works):
                  between predicted and true rotations (radians)
 
 `evaluate` writes `<output>.npz` and `<output>.csv` with one row per sample
-and `<output>.json` with the summary (a non-finite prediction stops the
-evaluation naming the sample, so the JSON is always valid)
+and `<output>.json` with the summary, all three or none: a non-finite
+prediction or metric stops the evaluation naming the sample before anything
+is written, so the JSON is always valid and the files are one evaluation's
 and returns the summary (means, reconstruction median) and the ids at the
 error quartiles (the examples the paper's Figure 4 shows).
 """
@@ -83,6 +84,7 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
                                     batch["landmarks_2d"].numpy()[k],
                                     outputs["rotations"][k], true_rot[k], head)
             rows["id"].append(sample_id.decode())
+            _check_finite_metrics(sample_id.decode(), values)
             for key in METRICS:
                 rows[key].append(values[key])
             for key in predictions:
@@ -96,18 +98,30 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
     summary["quartiles_err_joints3D"] = metrics.quartile_ids(per_sample["id"],
                                                              per_sample["err_joints3D"])
     if output:
-        buffer = io.BytesIO()
-        np.savez(buffer, **per_sample, **{f"pred_{k}": np.array(v) for k, v in
-                                          predictions.items()})
-        files.atomic_write(f"{output}.npz", buffer.getvalue())
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(["id", *METRICS])
-        for k in range(len(rows["id"])):
-            writer.writerow([rows["id"][k]] + [f"{rows[m][k]:.6f}" for m in METRICS])
-        files.atomic_write(f"{output}.csv", text.getvalue().encode())
-        files.atomic_write(f"{output}.json", json.dumps(summary, indent=2, allow_nan=False))
+        files.atomic_write_all(_result_files(output, per_sample, predictions, summary))
     return summary, per_sample
+
+
+def _result_files(output, per_sample, predictions, summary):
+    """{path: payload} of an evaluation's .npz, .csv and .json, all made before any is written."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **per_sample, **{f"pred_{k}": np.array(v) for k, v in predictions.items()})
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["id", *METRICS])
+    for k, sample_id in enumerate(per_sample["id"]):
+        writer.writerow([sample_id] + [f"{per_sample[m][k]:.6f}" for m in METRICS])
+    return {f"{output}.npz": buffer.getvalue(), f"{output}.csv": text.getvalue(),
+            f"{output}.json": json.dumps(summary, indent=2, allow_nan=False)}
+
+
+def _check_finite_metrics(sample_id, values):
+    """FloatingPointError naming the sample if a metric overflowed (finite but huge outputs)."""
+    for key in METRICS:
+        if not np.isfinite(values[key]):
+            raise FloatingPointError(
+                f"sample '{sample_id}': its {key} is {values[key]} (the network's outputs are "
+                "finite but too large to measure); the run's weights or inputs are broken")
 
 
 def _check_finite(sample_id, outputs, index):
@@ -150,18 +164,19 @@ def run_evaluation(config, model_dir, split, baseline=False, output=True,
     """Evaluates the run in `model_dir` on `split` of `config.runtime.dataset_root`; returns
     the summary.
 
-    Writes `<model_dir>/eval_<split>[_baseline].{npz,csv,json}`.
+    Writes `<model_dir>/eval_<split>_<dataset>[_baseline].{npz,csv,json}`, the dataset
+    named by its folder (`runs.dataset_name`).
     """
-    return run_evaluations(config, model_dir, split, {"": config.runtime.dataset_root}, baseline,
-                           output, allow_run_changes)[""]
+    name = runs.dataset_name(config.runtime.dataset_root)
+    return run_evaluations(config, model_dir, split, {name: config.runtime.dataset_root},
+                           baseline, output, allow_run_changes)[name]
 
 
 def run_evaluations(config, model_dir, split, roots, baseline=False, output=True,
                     allow_run_changes=False):
     """Evaluates the run on `split` of each dataset of `roots` ({name: root}), loading it once.
 
-    Returns {name: summary}; writes `<model_dir>/eval_<split>_<name>[_baseline].*`
-    (no `_<name>` for the name "").
+    Returns {name: summary}; writes `<model_dir>/eval_<split>_<name>[_baseline].*`.
     """
     model, stats_mean = load_run_model(config, model_dir, baseline, allow_run_changes)
     truth_layer = smpl.SMPL(model.smpl.body_model)
@@ -173,10 +188,9 @@ def run_evaluations(config, model_dir, split, roots, baseline=False, output=True
         runs.check_data_matches_model(runs.dataset_identity(root, split),
                                       model.smpl.body_model, config.data.num_landmarks)
         dataset, num_samples = evaluation_dataset(on_root, split, stats_mean)
-        output_name = f"eval_{split}" + (f"_{name}" if name else "") + (
-            "_baseline" if baseline else "")
         summaries[name] = evaluate(model, dataset, num_samples, config,
-                                   os.path.join(model_dir, output_name) if output else None,
+                                   runs.evaluation_path(model_dir, split, name, baseline)
+                                   if output else None,
                                    truth_layer, predict)[0]
     return summaries
 

@@ -22,7 +22,6 @@ finds the person perfectly but separates no parts.
 import csv
 import io
 import json
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -98,8 +97,8 @@ def evaluate_predictions(predict, dataset, num_classes, output=None):
         writer.writerow(["id", *SAMPLE_METRICS])
         for row in rows:
             writer.writerow([row["id"]] + [f"{row[key]:.6f}" for key in SAMPLE_METRICS])
-        files.atomic_write(f"{output}.csv", text.getvalue().encode())
-        files.atomic_write(f"{output}.json", json.dumps(summary, indent=2, allow_nan=False))
+        files.atomic_write_all({f"{output}.csv": text.getvalue(),
+                                f"{output}.json": json.dumps(summary, indent=2, allow_nan=False)})
     return summary, rows
 
 
@@ -188,13 +187,14 @@ def run_segmentation_evaluation(config, model_dir, split, baseline=False, output
                                 allow_run_changes=False):
     """Evaluates the segmentation run in `model_dir` on `split`; returns the summary.
 
-    Writes `<model_dir>/eval_<split>[_baseline].{csv,json}`; with `baseline`
-    an all-background prediction is evaluated instead of the network.
+    Writes `<model_dir>/eval_<split>_<dataset>[_baseline].{csv,json}` (`runs.evaluation_path`);
+    with `baseline` an all-background prediction is evaluated instead of the network.
     """
     model = load_segmentation_run_model(config, model_dir, allow_run_changes)
     if baseline:
         model = background_model(config.model.segmenter.num_classes)
     dataset, _ = segmentation_evaluation_dataset(config, split)
-    name = f"eval_{split}" + ("_baseline" if baseline else "")
+    prefix = runs.evaluation_path(model_dir, split, runs.dataset_name(config.runtime.dataset_root),
+                                  baseline)
     return evaluate_segmentation(model, dataset, config.model.segmenter.num_classes,
-                                 os.path.join(model_dir, name) if output else None)[0]
+                                 prefix if output else None)[0]

@@ -16,6 +16,15 @@ class RequestError(ValueError):
     on the same directory."""
 
 
+def read_recorded(path, what):
+    """The dict in the output directory's JSON file `path`; a damaged one is a RequestError
+    naming it (the command stops with that line, not a traceback)."""
+    try:
+        return files.read_json_object(path, what)
+    except ValueError as error:
+        raise RequestError(str(error)) from None
+
+
 def record_or_refuse(path, wanted, defaults=None):
     """Records the dict `wanted` in `path`, or refuses one that differs from the recorded one.
 
@@ -25,8 +34,7 @@ def record_or_refuse(path, wanted, defaults=None):
     if not os.path.isfile(path):
         files.atomic_write(path, json.dumps(wanted, indent=2))
         return
-    with open(path) as stream:
-        recorded = json.load(stream)
+    recorded = read_recorded(path, "budget record")
     differing = runs.record_differences(recorded, wanted, defaults)
     if differing:
         changes = "; ".join(f"{key}: {old!r} there, {new!r} here" for key, old, new in differing)

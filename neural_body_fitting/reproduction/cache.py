@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from neural_body_fitting.reproduction import variants
+from neural_body_fitting.reproduction import budget, variants
 from neural_body_fitting.training import runs
 from neural_body_fitting.utils import files
 
@@ -17,8 +17,7 @@ def cached(path, compute, *args, key=None):
     result made for another key is computed again.
     """
     if os.path.isfile(path):
-        with open(path) as stream:
-            result = json.load(stream)
+        result = budget.read_recorded(path, "cached result")
         if key is None or result.get("key") == key:
             return result, True
     result = compute(*args)
@@ -51,8 +50,7 @@ def find_identical_run(output_dir, config, steps, run_dir):
         record = runs.read_record(candidate)
         if record is None or record["history"]:
             continue
-        with open(path) as stream:
-            result = json.load(stream)
+        result = budget.read_recorded(path, "cached result")
         differences = runs.config_differences(record["config"], config,
                                               selected=lambda key: True)
         if (not differences and result.get("steps") == steps
@@ -68,8 +66,8 @@ def reused_result(source_run, config, test_roots=None):
     evaluations go beside its own, as eval_test_<name>).
     """
     start = time.perf_counter()
-    with open(os.path.join(os.path.dirname(source_run), "result.json")) as stream:
-        result = json.load(stream)
+    result = budget.read_recorded(os.path.join(os.path.dirname(source_run), "result.json"),
+                                  "cached result")
     if test_roots:
         result["metrics"], result["num_test"] = variants.evaluate_run(config, source_run,
                                                                       test_roots)

@@ -78,6 +78,8 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
     if people_file and mode == "fit":
         raise ValueError("keypoints and boxes crop images for segment_fit; part maps (fit) "
                          "are used as given")
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise NotADirectoryError(f"output folder {output_dir}: a file, not a folder")
     start = time.perf_counter()
     people_by_image = people.read_people(people_file) if people_file else None
     items = inputs.collect_items(inputs.list_images(input_pattern), people_by_image, people_file)

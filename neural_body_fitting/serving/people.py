@@ -58,8 +58,11 @@ def _read_json(path):
 
 
 def _openpose_people(path, content, min_confidence):
+    if not isinstance(content["people"], list):
+        raise ValueError(f"{path}: 'people' must be a list of people, got "
+                         f"{type(content['people']).__name__}")
     people = []
-    for index, entry in enumerate(content.get("people", [])):
+    for index, entry in enumerate(content["people"]):
         values = entry.get("pose_keypoints_2d") if isinstance(entry, dict) else None
         source = f"{path}, person {index}"
         if not isinstance(values, list) or len(values) not in _OPENPOSE_SIZES:
@@ -112,16 +115,26 @@ def _csv_rows(path):
                 for index, row in enumerate(reader)]
 
 
+def _openpose_file_people(path, min_confidence):
+    """{key: [Person]} of one file of an OpenPose folder; for a file in no known format,
+    its image's one person carries the error, so the other images go on."""
+    try:
+        return read_people(path, min_confidence)
+    except ValueError as error:
+        return {image_key(path): [Person(error=str(error))]}
+
+
 def read_people(path, min_confidence=0.1):
     """{image key (see `image_key`): [Person]} from a keypoints or boxes file or folder.
 
-    A folder is read as OpenPose output (all its .json files).
+    A folder is read as OpenPose output (all its .json files, one per image): a damaged
+    file there fails its image's people only.
     Raises ValueError naming the file for content in none of the formats.
     """
     if os.path.isdir(path):
         people = {}
         for name in sorted(glob.glob(os.path.join(path, "*.json"))):
-            people.update(read_people(name, min_confidence))
+            people.update(_openpose_file_people(name, min_confidence))
         return people
     if path.lower().endswith(".csv"):
         return _box_people(path, _csv_rows(path))

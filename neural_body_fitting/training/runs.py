@@ -42,23 +42,34 @@ def record_path(model_dir):
 
 def read_record(model_dir):
     """The run's record (format 2; a 0.2 record migrated), or None for a directory without one."""
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise NotADirectoryError(f"{model_dir}: a file, not a run directory")
     path = record_path(model_dir)
     if not os.path.isfile(path):
         return None
-    try:
-        with open(path, encoding="utf-8") as stream:
-            record = json.load(stream)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a readable run record ({error})") from error
-    if not isinstance(record, dict) or record.get("format") not in (1, FORMAT) or not isinstance(
-            record.get("config"), dict):
+    record = files.read_json_object(path, "run record")
+    if record.get("format") not in (1, FORMAT) or not isinstance(record.get("config"), dict):
         raise ValueError(f"{path}: not a run record of format {FORMAT} (or 1)")
+    _check_record_types(record, path)
     if record["format"] == 1:
         record = {**record, "format": FORMAT, "migrated_from_format": 1,
                   "config": migration.nest_flat_config(record["config"]),
                   "history": [{**entry, "config": migration.nest_flat_config(entry["config"])}
                               for entry in record.get("history", [])]}
     return record
+
+
+# What each part of a record holds, in JSON's words: a hand edit that changes a type is
+# named here, not met later as a KeyError or TypeError.
+_RECORD_TYPES = {"history": ((list,), "a list"), "dataset": ((dict,), "an object"),
+                 "body_model": ((dict, type(None)), "an object or null")}
+
+
+def _check_record_types(record, path):
+    for key, (types, expected) in _RECORD_TYPES.items():
+        if key in record and not isinstance(record[key], types):
+            raise ValueError(f"{path}: '{key}' must be {expected}, got "
+                             f"{json.dumps(record[key])[:40]}")
 
 
 def load_run_config(model_dir, stage=None):
@@ -98,6 +109,17 @@ def dataset_identity(root, split):
     info = layout.read_dataset_info(root)
     return {"root": os.path.abspath(root), "split": split, "fingerprint": digest.hexdigest(),
             "num_landmarks": info.get("num_landmarks"), "body_model": info.get("body_model")}
+
+
+def dataset_name(root):
+    """How a run's evaluation results name a dataset: its folder's name."""
+    return os.path.basename(os.path.normpath(os.path.abspath(root)))
+
+
+def evaluation_path(model_dir, split, dataset, baseline=False):
+    """The path prefix `<model_dir>/eval_<split>_<dataset>[_baseline]` of an evaluation's
+    files: named by dataset too, so evaluating a run on another dataset keeps the first's."""
+    return os.path.join(model_dir, f"eval_{split}_{dataset}" + ("_baseline" if baseline else ""))
 
 
 def body_model_identity(model):

@@ -9,6 +9,7 @@ is named: the file being written and the space left.
 """
 import contextlib
 import errno
+import json
 import os
 import shutil
 import uuid
@@ -66,8 +67,35 @@ def atomic_open(path, mode="wb"):
             yield stream
 
 
+def atomic_write_all(payloads):
+    """Writes {path: payload (bytes or str)} as one result: every file or none.
+
+    All payloads go to their temporary files first; the renames follow only
+    after every write succeeded, so a failure leaves all previous files as they were.
+    """
+    with contextlib.ExitStack() as renames:
+        for path, payload in payloads.items():
+            mode = "wb" if isinstance(payload, bytes) else "w"
+            renames.enter_context(atomic_open(path, mode)).write(payload)
+    return list(payloads)
+
+
 def atomic_write(path, payload):
     """Writes `payload` (bytes or str) to `path` atomically; returns `path`."""
     with atomic_open(path, "wb" if isinstance(payload, bytes) else "w") as stream:
         stream.write(payload)
     return os.fspath(path)
+
+
+def read_json_object(path, what="JSON file"):
+    """The dict a JSON file holds; ValueError naming `path` for a truncated, damaged or
+    non-object file (what such files are: a half-written one from before atomic writes, an edit)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            content = json.load(stream)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a readable {what} ({error}); remove or restore it") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path}: a {what} holds a JSON object, got {type(content).__name__}; "
+                         "remove or restore it")
+    return content
