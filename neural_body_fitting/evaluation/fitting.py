@@ -142,9 +142,8 @@ def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
     config = configs.validate(config)
     body_model = resolve_body_model(config.model.body_model or None)
     runs.check_run_for_model(model_dir, config, body_model, allow_run_changes)
-    latent_stats = config.model.fitting.latent_stats
-    prefix = (latent_stats.format(dataset_root=config.runtime.dataset_root) if latent_stats
-              else training_fitting.statistics_prefix(model_dir))
+    prefix = (training_fitting.configured_statistics_prefix(config)
+              or training_fitting.statistics_prefix(model_dir))
     stats_mean, _ = statistics.load_latent_statistics(
         prefix, "latent statistics (train first, or set config.model.fitting.latent_stats)")
     model = networks.build_fitting_model(config, stats_mean, body_model)

@@ -27,13 +27,16 @@ def latent_statistics(config, split):
     and may name the dataset as `{dataset_root}`; empty computes the statistics
     of the training split.
     """
-    prefix = config.model.fitting.latent_stats
+    prefix = configured_statistics_prefix(config)
     if prefix:
-        return statistics.load_latent_statistics(
-            prefix.format(dataset_root=config.runtime.dataset_root),
-            "config.model.fitting.latent_stats")
+        return statistics.load_latent_statistics(prefix, "config.model.fitting.latent_stats")
     return data.latent_statistics(
         split, parameter_records.rotation_mode(config.model.fitting.use_absrot))
+
+
+def configured_statistics_prefix(config):
+    """`config.model.fitting.latent_stats` with `{dataset_root}` filled in; "" for none."""
+    return config.model.fitting.latent_stats.format(dataset_root=config.runtime.dataset_root)
 
 
 def statistics_prefix(model_dir):
