@@ -1,4 +1,7 @@
 """Specifications of the SMPL layer against the independent NumPy reference."""
+import gc
+import weakref
+
 import numpy as np
 import pytest
 import smpl_reference
@@ -131,7 +134,8 @@ def test_gradients_match_finite_differences(model):
 
 @pytest.mark.parametrize("with_translation", [True, False])
 def test_compiled_gradient_equals_autodiff(model, with_translation):
-    # The XLA path uses its own gradient (a recomputing VJP): it must agree.
+    # TensorFlow differentiates the XLA-compiled forward pass: it must agree
+    # with differentiating the uncompiled one.
     betas, pose, translation = random_parameters(2, seed=7, scale=0.7)
     weights = tf.constant(np.random.default_rng(0).normal(size=(2, model.num_vertices, 3)))
     gradients = []
@@ -147,6 +151,32 @@ def test_compiled_gradient_equals_autodiff(model, with_translation):
         gradients.append(tape.gradient(loss, inputs))
     for plain, compiled in zip(*gradients):
         np.testing.assert_allclose(compiled, plain, rtol=1e-9, atol=1e-9)
+
+
+def _traced_gradient_graph(layer, inputs):
+    """A weak reference to the graph of a traced gradient step through `layer`."""
+
+    @tf.function
+    def step(b, p):
+        with tf.GradientTape() as tape:
+            tape.watch([b, p])
+            loss = tf.reduce_sum(layer(b, p)["vertices"] ** 2)
+        return tape.gradient(loss, [b, p])
+
+    step(*inputs)
+    return weakref.ref(step.get_concrete_function(*inputs).graph)
+
+
+def test_a_traced_gradient_is_freed_with_its_function(layer32):
+    # Each trainer traces its own step; a graph kept alive by SMPL (e.g. by a
+    # tf.custom_gradient, whose closure TensorFlow's global gradient registry
+    # keeps) would keep every trace's tensors and captured weights in memory.
+    # (The step lives in a helper: tracing caches this frame's locals.)
+    betas, pose, _ = random_parameters(2, seed=3)
+    graph = _traced_gradient_graph(
+        layer32, [tf.constant(betas, tf.float32), tf.constant(pose, tf.float32)])
+    gc.collect()
+    assert graph() is None
 
 
 def test_works_inside_tf_function_and_xla(model, layer32):

@@ -1,4 +1,5 @@
 """Specifications of the fitting network, its losses and the training loop."""
+import gc
 import json
 import os
 import random
@@ -6,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import weakref
 
 import keras
 import numpy as np
@@ -241,6 +243,24 @@ def test_mixed_precision_trains_and_keeps_the_body_in_float32(root, tmp_path):
     # Building and training changed no process-wide state.
     assert keras.config.dtype_policy().name == policy
     assert random.getstate() == python_random
+
+
+def _traced_step_of_a_finished_trainer(config, run_dir):
+    """A weak reference to the traced training step of a trainer that is gone."""
+    trainer = training.Trainer(config, run_dir, progress=False)
+    trainer.train()
+    batch = {k: v for k, v in next(trainer.iterator).items() if k not in ("id", "path")}
+    return weakref.ref(trainer._train_step.get_concrete_function(batch).graph)
+
+
+def test_a_finished_trainer_leaves_nothing_behind(root, tmp_path):
+    # A sweep, a notebook or this suite builds many trainers in one process.
+    # Batch norm's and the optimizer's all-reduces are tf.custom_gradients
+    # that TensorFlow's global gradient registry would keep with their traced
+    # step, and the step keeps the weights (hundreds of MB with a ResNet).
+    step = _traced_step_of_a_finished_trainer(short_run_config(root), str(tmp_path / "run"))
+    gc.collect()
+    assert step() is None
 
 
 def test_the_same_seed_builds_the_same_weights_without_global_seeding():

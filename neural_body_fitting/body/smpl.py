@@ -364,9 +364,12 @@ class SMPL(keras.layers.Layer):
             self._extra_landmarks = _PointSet(self, model, self._landmark_vertex_ids,
                                               "landmarks")
         self._jit_compile = bool(jit_compile)
-        if self._jit_compile:
-            self._compiled_forward = tf.function(self._forward_impl, jit_compile=True)
-            self._compiled_gradient = tf.function(self._gradient_impl, jit_compile=True)
+        # TensorFlow differentiates the compiled function with a compiled
+        # backward function. (A tf.custom_gradient here would leak: in graph
+        # mode it registers a gradient closure over the traced graph in
+        # TensorFlow's global registry, so every trace stays alive.)
+        self._forward = (tf.function(self._forward_impl, jit_compile=True)
+                         if self._jit_compile else self._forward_impl)
 
     def rest_joints(self, betas):
         """J(β): [B, S] -> [B, 24, 3]."""
@@ -423,10 +426,7 @@ class SMPL(keras.layers.Layer):
 
     def call(self, betas, pose, translation=None, return_vertices=True):
         betas, pose, translation = self._checked_inputs(betas, pose, translation)
-        if not self._jit_compile:
-            return self._forward_impl(betas, pose, translation, bool(return_vertices))
-        return self._forward_with_compiled_gradient(betas, pose, translation,
-                                                    bool(return_vertices))
+        return self._forward(betas, pose, translation, bool(return_vertices))
 
     def _checked_inputs(self, betas, pose, translation):
         """The call's arguments as tensors of the compute dtype, checked.
@@ -446,45 +446,6 @@ class SMPL(keras.layers.Layer):
             inputs["translation"] = _check_input(translation, "translation", [("B", 3)], dtype)
         inputs = _check_batch_sizes(inputs)
         return inputs["betas"], inputs["pose"], inputs.get("translation")
-
-    def _forward_with_compiled_gradient(self, betas, pose, translation, return_vertices):
-        """The XLA forward pass with an XLA backward pass.
-
-        TensorFlow differentiates an XLA-compiled function with an uncompiled
-        graph, which is several times slower here than the compiled pass; this
-        custom gradient recomputes the forward pass inside a compiled backward.
-        """
-        inputs = [betas, pose] if translation is None else [betas, pose, translation]
-        keys = []
-
-        @tf.custom_gradient
-        def forward(*inputs):
-            outputs = self._compiled_forward(*inputs[:2], self._translation_of(inputs),
-                                             return_vertices)
-            keys.extend(sorted(outputs))
-
-            def grad(*upstream):
-                upstream = [tf.zeros_like(outputs[key]) if g is None else g
-                            for key, g in zip(keys, upstream)]
-                return self._compiled_gradient(inputs, upstream, return_vertices)
-
-            return [outputs[key] for key in keys], grad
-
-        return dict(zip(keys, forward(*inputs)))
-
-    @staticmethod
-    def _translation_of(inputs):
-        return inputs[2] if len(inputs) == 3 else None
-
-    def _gradient_impl(self, inputs, upstream, return_vertices):
-        """Vector-Jacobian product of `_forward_impl` w.r.t. betas, pose (and translation)."""
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            outputs = self._forward_impl(*inputs[:2], self._translation_of(inputs),
-                                         return_vertices)
-        keys = sorted(outputs)
-        return tape.gradient([outputs[key] for key in keys], inputs, output_gradients=upstream,
-                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
     def load_own_variables(self, store):
         # Keras weights files written before the arrays became weights hold

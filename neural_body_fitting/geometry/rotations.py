@@ -206,38 +206,17 @@ def absolute_to_relative(rotations, parents=constants.SMPL_PARENTS):
 # --- Projection to SO(3) -----------------------------------------------------------
 
 
-def _polar_gradient(u, s, v, upstream):
-    """Gradient of R = U Vᵀ w.r.t. M = U diag(s) Vᵀ: U [(H - Hᵀ) / (s_i + s_j)] Vᵀ, H = Uᵀ G V."""
-    h = tf.matmul(tf.matmul(u, upstream, transpose_a=True), v)
+def _polar_differential(u, s, v, perturbation):
+    """dR of R = U Vᵀ for M = U diag(s) Vᵀ + dM: U [(K - Kᵀ) / (s_i + s_j)] Vᵀ, K = Uᵀ dM V.
+
+    The map is linear in dM and its adjoint has the same form (with dL/dR
+    for dM), so autodiff through it gives the polar gradient. Where s_i + s_j
+    is 0 the derivative does not exist and this takes 0.
+    """
+    k = tf.matmul(tf.matmul(u, perturbation, transpose_a=True), v)
     denominator = s[..., :, None] + s[..., None, :]
-    return tf.matmul(tf.matmul(u, (h - tf.linalg.matrix_transpose(h)) / denominator), v,
-                     transpose_b=True)
-
-
-def _make_polar_rotation(force_positive_determinant):
-    """Builds R = U Vᵀ (optionally with det R = +1) with the stable polar gradient."""
-
-    @tf.custom_gradient
-    def polar_rotation(matrix):
-        s, u, v = tf.linalg.svd(matrix)
-        if force_positive_determinant:
-            # Flipping the smallest singular direction: M = (U D)(D S) Vᵀ with
-            # D = diag(1, 1, det(U Vᵀ)) keeps the same gradient formula.
-            sign = tf.sign(tf.linalg.det(tf.matmul(u, v, transpose_b=True)))
-            flip = tf.concat([tf.ones_like(s[..., :2]), sign[..., None]], axis=-1)
-            u = u * flip[..., None, :]
-            s = s * flip
-        rotation = tf.matmul(u, v, transpose_b=True)
-
-        def grad(upstream):
-            return _polar_gradient(u, s, v, upstream)
-
-        return rotation, grad
-
-    return polar_rotation
-
-
-_POLAR_ROTATION = {flag: _make_polar_rotation(flag) for flag in (False, True)}
+    return tf.matmul(tf.matmul(u, tf.math.divide_no_nan(k - tf.linalg.matrix_transpose(k),
+                                                         denominator)), v, transpose_b=True)
 
 
 def project_to_so3(matrix, force_positive_determinant=False):
@@ -255,7 +234,19 @@ def project_to_so3(matrix, force_positive_determinant=False):
     dL/dM = U [(H - Hᵀ) / (s_i + s_j)] Vᵀ with H = Uᵀ (dL/dR) V, which is finite
     for repeated singular values and only singular when two singular values
     sum to 0 (a rank-deficient input, or with the determinant fix, a flipped
-    singular value equal to another one).
+    singular value equal to another one), where it is taken as 0.
     """
     matrix = tf.convert_to_tensor(matrix)
-    return _POLAR_ROTATION[bool(force_positive_determinant)](matrix)
+    # The value is U Vᵀ; the gradient flows only through the (value-zero)
+    # linear term. This avoids tf.custom_gradient, which in a tf.function keeps
+    # every traced graph alive (TensorFlow's global gradient registry holds it).
+    s, u, v = (tf.stop_gradient(t) for t in tf.linalg.svd(matrix))
+    if force_positive_determinant:
+        # Flipping the smallest singular direction: M = (U D)(D S) Vᵀ with
+        # D = diag(1, 1, det(U Vᵀ)) keeps the same differential.
+        sign = tf.sign(tf.linalg.det(tf.matmul(u, v, transpose_b=True)))
+        flip = tf.concat([tf.ones_like(s[..., :2]), sign[..., None]], axis=-1)
+        u = u * flip[..., None, :]
+        s = s * flip
+    return (tf.matmul(u, v, transpose_b=True)
+            + _polar_differential(u, s, v, matrix - tf.stop_gradient(matrix)))

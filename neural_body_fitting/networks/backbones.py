@@ -22,6 +22,7 @@ output stride 8 (pool4 and pool5 without stride, conv5 atrous).
 import dataclasses
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from neural_body_fitting import constants, registries
@@ -70,10 +71,15 @@ def _conv(x, filters, kernel, stride, name, use_bias=False, rate=1):
 
 
 def _bn_layer(name, decay):
-    # Synchronised across replicas, so that training on several devices
-    # normalises over the global batch like the original's single GPU did.
-    return layers.BatchNormalization(momentum=decay, epsilon=BN_EPSILON, synchronized=True,
-                                     name=name)
+    # Built under a strategy with several replicas, batch norm is synchronised
+    # across them, so that training on several devices normalises over the
+    # global batch like the original's single GPU did. With one replica it is
+    # the same computation without the all-reduce, whose tf.custom_gradient
+    # would keep every traced training step alive in TensorFlow's global
+    # gradient registry (hundreds of MB per trainer for a ResNet).
+    synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+    return layers.BatchNormalization(momentum=decay, epsilon=BN_EPSILON,
+                                     synchronized=synchronized, name=name)
 
 
 def _batch_norm(x, name, decay):

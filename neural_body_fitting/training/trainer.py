@@ -52,6 +52,22 @@ from neural_body_fitting.utils import locks
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+class Adam(keras.optimizers.Adam):
+    """Keras' Adam, without all-reducing the gradients of a single replica.
+
+    Keras all-reduces gradients in every replica context, also the one of a
+    single device, and the all-reduce's tf.custom_gradient keeps each traced
+    training step in TensorFlow's global gradient registry: a process that
+    builds several trainers (a sweep, a notebook, the tests) kept every one
+    of them, hundreds of MB each with a ResNet.
+    """
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        if self._distribution_strategy.num_replicas_in_sync == 1:
+            return list(grads_and_vars)
+        return super()._all_reduce_sum_gradients(grads_and_vars)
+
+
 def default_strategy():
     """One device."""
     return tf.distribute.get_strategy()
@@ -128,8 +144,7 @@ class Trainer:
                           or config.runtime.max_epochs * steps_per_epoch)
         with self.strategy.scope():
             self.model = self.task.build_model()
-            optimizer = keras.optimizers.Adam(learning_rate(config, self.max_steps),
-                                              beta_1=config.optim.beta1)
+            optimizer = Adam(learning_rate(config, self.max_steps), beta_1=config.optim.beta1)
             if config.optim.mixed_precision:
                 optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
