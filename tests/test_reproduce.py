@@ -20,10 +20,10 @@ from neural_body_fitting.utils import images
 
 TINY = reproduce.Budget(input_size=32, steps=3, batch_size=4, num_train=12, num_test=4,
                         lr=1e-3, lr_policy="constant")
-# The tables' fitting networks on the tiny encoder: what the command does with its
+# The tables' networks are the tiny ones: what the command does with its
 # runs (tables, reuse, caching, the hand-over) does not depend on the backbone.
 TINY_RUNS = dataclasses.replace(TINY, config_overrides={"model.fitting.encoder_type": "tiny"})
-TINY_SEGMENTER = reproduce.SegmenterBudget(segmenter="deeplab_vgg_16", input_size=32,
+TINY_SEGMENTER = reproduce.SegmenterBudget(segmenter="tiny", input_size=32,
                                            batch_size=2, steps=1, lr=1e-3,
                                            lr_policy="constant")
 VARIANTS = ["lat_2d", "3d"]

@@ -276,8 +276,8 @@ def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
 def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root, tmp_path):
     run_dir = str(tmp_path / "run")
     config = run_config(root, {
-        "runtime.max_steps": 40, "runtime.save_freq": 100, "runtime.summary_freq": 20,
-        "optim.lr": 1e-3, "model.segmenter.network": "deeplab_resnet_v1_101",
+        "runtime.max_steps": 25, "runtime.save_freq": 100, "runtime.summary_freq": 20,
+        "optim.lr": 2e-3, "model.segmenter.network": "deeplab_resnet_v1_101",
         "runtime.image_summaries": True, **NO_AUGMENTATION})
     training.Trainer(config, run_dir, progress=False).train()
     trained = evaluation.run_segmentation_evaluation(config, run_dir, "train")

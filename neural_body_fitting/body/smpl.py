@@ -368,7 +368,7 @@ class SMPL(keras.layers.Layer):
         # backward function. (A tf.custom_gradient here would leak: in graph
         # mode it registers a gradient closure over the traced graph in
         # TensorFlow's global registry, so every trace stays alive.)
-        self._forward = (tf.function(self._forward_impl, jit_compile=True)
+        self._forward = (tf.function(self._forward_impl, jit_compile=True, autograph=False)
                          if self._jit_compile else self._forward_impl)
 
     def rest_joints(self, betas):

@@ -40,7 +40,7 @@ METRICS = ("err_joints3D", "recon_err", "pckh", "err_quat")
 
 def prediction_function(model, config):
     """`model` at test time on an input batch, as one tf.function: traced once, used often."""
-    @tf.function
+    @tf.function(autograph=False)
     def predict(batch):
         translation = batch["translation"] if config.model.fitting.use_gt_translation else None
         return model(batch["input"], translation=translation, training=False)

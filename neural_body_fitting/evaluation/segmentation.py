@@ -51,7 +51,7 @@ def evaluate_segmentation(model, dataset, num_classes, output=None):
 def network_predictions(model):
     """batch -> (classes int32 [B, S, S], finite bool [B]): the argmax of `model`'s logits."""
 
-    @tf.function
+    @tf.function(autograph=False)
     def predict(images):
         logits = tf.cast(model(images, training=False), tf.float32)
         finite = tf.reduce_all(tf.math.is_finite(logits), axis=[1, 2, 3])

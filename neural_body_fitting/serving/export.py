@@ -42,14 +42,15 @@ class InferenceModule(tf.Module):
         fit_size, crop_size = constants.FIT_SIZE, constants.CROP_SIZE
         self.fit = tf.function(lambda part_maps: graph.fit(model, part_maps, True),
                                input_signature=[tf.TensorSpec([None, fit_size, fit_size, 3],
-                                                              tf.uint8, name="part_maps")])
+                                                              tf.uint8, name="part_maps")],
+                               autograph=False)
         if segmenter is not None:
             self.segment_fit = tf.function(
                 lambda images: graph.segment_fit(segmenter, model, images, True),
                 input_signature=[tf.TensorSpec([None, crop_size, crop_size, 3], tf.uint8,
-                                               name="images")])
+                                               name="images")], autograph=False)
         self.serve_bytes = tf.function(self._serve_bytes, input_signature=[
-            tf.TensorSpec([None], tf.string, name="encoded")])
+            tf.TensorSpec([None], tf.string, name="encoded")], autograph=False)
 
     def _serve_bytes(self, encoded):
         if self.segmenter is not None:
@@ -102,7 +103,8 @@ def export_tflite(path, model):
     """
     size = model.options.input_size
 
-    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)],
+                 autograph=False)
     def network(inputs):
         outputs = graph.body_outputs(model, inputs)
         return {key: outputs[key] for key in ("betas", "pose", "translation", "smpl_joints")}

@@ -91,7 +91,7 @@ def write_predicted_dataset(segmenter, source_root, target_root, provenance, pro
     entries = split_entries(source_root)
     missing = [sample_id for split in entries.values() for sample_id, _ in split
                if sample_id not in finished]
-    predict = tf.function(lambda crops: predicted_colour_maps(segmenter, crops))
+    predict = tf.function(lambda crops: predicted_colour_maps(segmenter, crops), autograph=False)
     for start in tqdm(range(0, len(missing), batch_size), desc="predicted maps",
                       disable=not progress):
         ids = missing[start:start + batch_size]

@@ -83,9 +83,11 @@ class Predictor:
         else:
             self.faces = np.asarray(model.smpl.body_model.faces)
             self.has_segmenter = segmenter is not None
-            self._fit = tf.function(lambda maps, vertices: graph.fit(model, maps, vertices))
+            self._fit = tf.function(lambda maps, vertices: graph.fit(model, maps, vertices),
+                                   autograph=False)
             self._segment_fit = tf.function(
-                lambda images, vertices: graph.segment_fit(segmenter, model, images, vertices))
+                lambda images, vertices: graph.segment_fit(segmenter, model, images, vertices),
+                autograph=False)
 
     @classmethod
     def from_runs(cls, fitting_run, segmentation_run=None, body_model=None):
