@@ -20,6 +20,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["neural_body_fitting", "neural_body_fitting.*"]),
+    # The pose bank derived from CMU motion capture, and its NOTICE (credit line).
+    package_data={"neural_body_fitting.body": ["assets/*"]},
     install_requires=_requirements(),
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6"]},
     entry_points={
@@ -29,7 +31,8 @@ setup(
                 ("train", "train"), ("eval", "evaluate"), ("demo", "demo"),
                 ("make_data", "make_data"), ("stats", "stats"),
                 ("prepare_up3d", "prepare_up3d"), ("port", "port"),
-                ("reproduce", "reproduce"), ("infer", "infer"), ("export", "export"))
+                ("reproduce", "reproduce"), ("infer", "infer"), ("export", "export"),
+                ("pose_bank", "pose_bank"))
         ]
     },
 )

@@ -68,6 +68,7 @@ def test_latent_flags_and_dataset_info(generated):
     assert all(flag == 1 for _, flag in layout.read_split_list(generated, "val"))
     info = layout.read_dataset_info(generated)
     assert info["counts"] == {"train": 6, "val": 2} and info["num_landmarks"] == 14
+    assert info["pose_prior"]["kind"] == "mocap" and info["pose_prior"]["bank"] == "shipped"
     assert info["complete"] is True and not os.path.exists(layout.finished_path(generated))
     layout.check_complete(generated)
 

@@ -13,7 +13,17 @@ The global orientation stands the body upright in the original's camera
 turns it about the vertical by a yaw that is near-frontal (N(0, 35°)) for 60%
 of the samples and uniform over 360° for the rest (including people seen from
 behind), and tilts it by a few degrees.
+
+`PosePrior` chooses between this Euler-limit prior ('limits') and the
+motion-capture prior ('mocap', the default): body poses drawn from a pose bank
+(`body.pose_bank`, the one shipped with the package unless named) with a
+small per-joint noise, the bank's pelvis lean under the same global
+orientation sampler, and a fraction of the samples from the Euler-limit
+prior (`DEFAULT_LIMITS_FRACTION`, measured in docs/pose_bank.md) for poses
+motion capture lacks.
 """
+import dataclasses
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -73,13 +83,19 @@ def sample_body_poses(rng, count):
     return angles
 
 
-def sample_global_orientations(rng, count):
-    """[count, 3] axis-angle: upright in the camera, varied yaw, small tilt."""
+def sample_global_orientations(rng, count, lean=None):
+    """[count, 3] axis-angle: upright in the camera, varied yaw, small tilt.
+
+    lean: optional [count, 3] axis-angle pelvis rotations without heading (a
+    pose bank's joint 0), applied in the body's frame before the yaw and tilt.
+    """
     frontal = rng.random(count) < 0.6
     yaw = np.where(frontal, rng.normal(0.0, np.radians(35), count),
                    rng.uniform(-np.pi, np.pi, count))
     tilt = rng.normal(0.0, np.radians(5), size=(count, 2))
     body = Rotation.from_euler("xyz", np.stack([tilt[:, 0], yaw, tilt[:, 1]], -1))
+    if lean is not None:
+        body = body * Rotation.from_rotvec(lean)
     return (_FLIP * body).as_rotvec()
 
 
@@ -118,3 +134,75 @@ def within_limits(pose, tolerance=1e-6):
     limits = LIMITS[1:]
     return np.all((euler >= limits[..., 0] - tolerance) & (euler <= limits[..., 1] + tolerance),
                   axis=(1, 2))
+
+
+
+# --- The motion-capture prior -------------------------------------------------------------
+
+LIMITS_PRIOR, MOCAP_PRIOR = "limits", "mocap"
+KINDS = (MOCAP_PRIOR, LIMITS_PRIOR)
+DEFAULT_LIMITS_FRACTION = 0.2
+DEFAULT_NOISE_DEGREES = 3.0
+
+
+def sample_bank_poses(rng, count, poses, noise_degrees=DEFAULT_NOISE_DEGREES):
+    """[count, 72] SMPL axis-angle poses: random poses of a bank [N, 24, 3] (`pose_bank`),
+    each body joint turned by a random rotation of N(0, noise) per axis, the
+    pelvis's lean kept under `sample_global_orientations`."""
+    chosen = np.asarray(poses, np.float64)[rng.integers(len(poses), size=count)]
+    noise = rng.normal(0.0, np.radians(noise_degrees), size=(count, 23, 3))
+    body = (Rotation.from_rotvec(chosen[:, 1:].reshape(-1, 3))
+            * Rotation.from_rotvec(noise.reshape(-1, 3))).as_rotvec()
+    pose = np.concatenate([sample_global_orientations(rng, count, lean=chosen[:, 0])[:, None],
+                           body.reshape(count, 23, 3)], axis=1)
+    return pose.reshape(count, 72)
+
+
+@dataclasses.dataclass(frozen=True)
+class PosePrior:
+    """Which poses synthetic samples get (module docstring).
+
+    kind: 'mocap' (a pose bank, mixed with the Euler-limit prior) or 'limits'.
+    limits_fraction: for 'mocap', the fraction of samples from the Euler-limit prior.
+    noise_degrees: for 'mocap', the per-joint noise on bank poses.
+    bank: for 'mocap', a pose bank file, or None for the one shipped with the package.
+    """
+    kind: str = MOCAP_PRIOR
+    limits_fraction: float = DEFAULT_LIMITS_FRACTION
+    noise_degrees: float = DEFAULT_NOISE_DEGREES
+    bank: str = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"pose prior: expected one of {list(KINDS)}, got {self.kind!r}")
+        if not 0.0 <= self.limits_fraction <= 1.0:
+            raise ValueError(f"pose prior: limits_fraction is a fraction in [0, 1], got "
+                             f"{self.limits_fraction!r}")
+        if self.noise_degrees < 0:
+            raise ValueError(f"pose prior: noise_degrees is at least 0, got "
+                             f"{self.noise_degrees!r}")
+
+    def sample(self, rng, count):
+        """[count, 72] SMPL axis-angle poses (relative rotations)."""
+        if self.kind == LIMITS_PRIOR:
+            return sample_poses(rng, count)
+        from neural_body_fitting.body import pose_bank  # Read on first use only.
+
+        from_limits = rng.random(count) < self.limits_fraction
+        limits = sample_poses(rng, count)
+        bank = sample_bank_poses(rng, count, pose_bank.read_pose_bank(self.bank).poses,
+                                 self.noise_degrees)
+        return np.where(from_limits[:, None], limits, bank)
+
+    def record(self):
+        """What dataset.json says of the prior (the bank by its file name and record)."""
+        if self.kind == LIMITS_PRIOR:
+            return {"kind": LIMITS_PRIOR}
+        from neural_body_fitting.body import pose_bank
+
+        bank = pose_bank.read_pose_bank(self.bank)
+        return {"kind": MOCAP_PRIOR, "limits_fraction": self.limits_fraction,
+                "noise_degrees": self.noise_degrees,
+                "bank": "shipped" if self.bank is None else self.bank,
+                "bank_name": bank.record.get("name"), "bank_poses": int(len(bank.poses)),
+                "bank_body_model": bank.record.get("body_model")}

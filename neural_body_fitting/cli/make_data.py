@@ -4,7 +4,8 @@
         --num_train=1000 --num_val=100 --num_test=100 --workers=2
 
 The body model is --smpl_model, else $NBF_SMPL_MODEL, else the built-in
-synthetic model. See neural_body_fitting/data/synthesis.py for what a sample holds.
+synthetic model. See neural_body_fitting/data/synthesis.py for what a sample holds;
+poses come from the motion-capture pose bank by default (--pose_prior).
 
 --output_dir must be new, empty or a dataset made by this library (anything
 else is refused). An interrupted run leaves dataset.json with "complete":
@@ -15,6 +16,7 @@ import time
 
 from absl import app, flags
 
+from neural_body_fitting.body import pose_prior
 from neural_body_fitting.cli import common
 from neural_body_fitting.data import encodings, layout, synthesis
 from neural_body_fitting.utils import outputs
@@ -36,6 +38,16 @@ WORKERS = flags.DEFINE_integer("workers", 2, "Worker processes.", lower_bound=1)
 GRANULARITY = flags.DEFINE_list(
     "granularity", ["12"], "Colour maps to write: part counts among 1,3,6,12,24, or 'all'. The "
     "24-part label map is always written, so every encoding can also be computed on the fly.")
+POSE_PRIOR = flags.DEFINE_enum(
+    "pose_prior", pose_prior.MOCAP_PRIOR, list(pose_prior.KINDS),
+    "Poses: 'mocap' (the motion-capture pose bank, mixed with the Euler-limit prior) or "
+    "'limits' (the Euler-limit prior alone).")
+LIMITS_FRACTION = flags.DEFINE_float(
+    "limits_fraction", pose_prior.DEFAULT_LIMITS_FRACTION,
+    "For --pose_prior=mocap: fraction of samples from the Euler-limit prior.",
+    lower_bound=0.0, upper_bound=1.0)
+POSE_BANK = flags.DEFINE_string("pose_bank", None, "For --pose_prior=mocap: a pose bank "
+                                "file (nbf-pose-bank); default the one shipped.")
 OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Replace a dataset made earlier by this library. An interrupted "
     "generation there is resumed if its settings are these (with or without this flag).")
@@ -64,7 +76,10 @@ def main(argv):
                                    num_landmarks=int(NUM_LANDMARKS.value),
                                    workers=WORKERS.value,
                                    granularities=_granularities(GRANULARITY.value),
-                                   overwrite=OVERWRITE.value)
+                                   overwrite=OVERWRITE.value,
+                                   prior=pose_prior.PosePrior(
+                                       POSE_PRIOR.value, LIMITS_FRACTION.value,
+                                       bank=POSE_BANK.value))
     except synthesis.SettingsMismatch as error:
         raise app.UsageError(str(error)) from error
     total = sum(counts.values())

@@ -11,7 +11,7 @@ from neural_body_fitting.utils import lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submodules=("augment", "encodings", "fitting_inputs", "layout", "segmentation_inputs",
-                "statistics", "synthesis", "up3d"),
+                "pose_bank_builder", "statistics", "synthesis", "up3d"),
     exports={"fitting_inputs": ("FittingInputs", "Split", "load_split", "rotation_matrices",
                                 "latent_statistics", "make_dataset")},
 )

@@ -1,6 +1,7 @@
 """Synthetic NBF datasets rendered from any SMPL-format body model.
 
-Per sample: a pose from `pose_prior`, betas ~ N(0, 1) clipped to ±3, the
+Per sample: a pose from a `pose_prior.PosePrior` (by default the
+motion-capture pose bank mixed with the Euler-limit prior), betas ~ N(0, 1) clipped to ±3, the
 paper's scale normalisation (camera at the origin, the person at the fixed
 translation, so size comes only from the betas), then a jitter of the person
 in the crop baked into the stored translation (the paper found this
@@ -43,10 +44,10 @@ def sample_rng(seed, split, index):
     return np.random.default_rng([seed, _SPLIT_CODES[split], index])
 
 
-def sample_parameters(rng):
-    """(betas [10], pose [72], translation [3], mirrored bool) of one sample."""
+def sample_parameters(rng, prior=pose_prior.PosePrior()):
+    """(betas [10], pose [72], translation [3]) of one sample, the pose from `prior`."""
     betas = np.clip(rng.normal(size=constants.NUM_BETAS), -3.0, 3.0)
-    pose = pose_prior.sample_poses(rng, 1)[0]
+    pose = prior.sample(rng, 1)[0]
     scale = rng.uniform(*_SCALE_RANGE)
     depth = constants.FIXED_TRANSLATION[2] / scale
     shift = rng.uniform(-_SHIFT_FRACTION, _SHIFT_FRACTION, 2) * constants.CROP_SIZE
@@ -133,7 +134,7 @@ def sample_id(split, index):
 
 
 def generate_samples(renderer, root, split, indices, seed, mirror_fraction,
-                     extra_granularities=(), finished=()):
+                     extra_granularities=(), finished=(), prior=pose_prior.PosePrior()):
     """Generates and writes the samples `indices` of `split`; returns the ids written.
 
     Colour maps of `extra_granularities` (besides the 12 parts) are written to
@@ -143,7 +144,7 @@ def generate_samples(renderer, root, split, indices, seed, mirror_fraction,
     without skips (a batch of another size may round differently).
     """
     rngs = [sample_rng(seed, split, index) for index in indices]
-    params = [sample_parameters(rng) for rng in rngs]
+    params = [sample_parameters(rng, prior) for rng in rngs]
     mirrored = [rng.random() < mirror_fraction for rng in rngs]
     betas = np.stack([p[0] for p in params])
     poses = np.stack([p[1] for p in params])
@@ -230,7 +231,8 @@ def _check_settings(counts, latent_fraction, mirror_fraction, workers):
 
 def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fraction=1.0,
                      mirror_fraction=0.0, num_landmarks=14, workers=1, chunk_size=16,
-                     granularities=(12,), progress=True, overwrite=False):
+                     granularities=(12,), progress=True, overwrite=False,
+                     prior=pose_prior.PosePrior()):
     """Writes a synthetic dataset, or finishes an interrupted one; returns the dataset.json dict.
 
     dataset.json says "complete": false from the start (the lists of an
@@ -249,6 +251,7 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
       num_landmarks: 14 (the original's landmarks) or 24 (SMPL joints).
       workers: processes (spawned; each loads the body model once).
       granularities: colour maps to write (12 always; others to colours_parts<k>/).
+      prior: the `pose_prior.PosePrior` of the poses (dataset.json records it).
       overwrite: start afresh over an interrupted generation with other
         settings, instead of raising SettingsMismatch. One with the same
         settings is always resumed; a complete dataset or other files are
@@ -268,6 +271,7 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
         "colour_maps_written": sorted({12, *extra}),
         "num_landmarks": num_landmarks, "counts": dict(counts), "seed": seed,
         "latent_fraction": latent_fraction, "mirror_fraction": mirror_fraction,
+        "pose_prior": prior.record(),
         "camera": {"focal_length_512": constants.FOCAL_LENGTH_512,
                    "fixed_translation": constants.FIXED_TRANSLATION.tolist(),
                    "convention": "opencv: x right, y down, looking along +z"},
@@ -281,7 +285,8 @@ def generate_dataset(output_dir, counts, seed=0, body_model=None, latent_fractio
                 indices = list(range(start, min(count, start + chunk_size)))
                 done = {i for i in indices if sample_id(split, i) in finished}
                 if len(done) < len(indices):
-                    jobs.append((output_dir, split, indices, seed, mirror_fraction, extra, done))
+                    jobs.append((output_dir, split, indices, seed, mirror_fraction, extra, done,
+                                 prior))
         bar = tqdm(total=sum(counts.values()), initial=len(finished), desc="samples",
                    disable=not progress)
         if workers > 1:
@@ -311,18 +316,19 @@ SAMPLES_FOR_TWO_WORKERS = 100
 
 
 def ensure_synthetic_dataset(root, counts, body_model=None, seed=0, mirror_fraction=0.5,
-                             num_landmarks=14, progress=True):
+                             num_landmarks=14, progress=True, prior=pose_prior.PosePrior()):
     """Generates a synthetic dataset in `root` unless a complete one of this recipe is there.
 
     The recipe is what `generate_dataset` records in dataset.json: the
-    counts, seed, mirror fraction, landmarks and body model (all training
+    counts, seed, mirror fraction, landmarks, pose prior and body model (all training
     samples with 3D labels). Only the 12-part colour maps are written: the
     pipeline makes every other part encoding from the 24-part label map.
     Prints which it did, as the demo and `nbf-reproduce` report it.
     """
     wanted = {"counts": dict(counts), "seed": seed, "mirror_fraction": mirror_fraction,
               "latent_fraction": 1.0, "num_landmarks": num_landmarks,
-              "body_model": resolve_body_model(body_model).name, "complete": True}
+              "body_model": resolve_body_model(body_model).name,
+              "pose_prior": prior.record(), "complete": True}
     info = layout.read_dataset_info(root)
     if all(info.get(key) == value for key, value in wanted.items()):
         print(f"Using the dataset in {root} ({dict(counts)})")
@@ -332,7 +338,7 @@ def ensure_synthetic_dataset(root, counts, body_model=None, seed=0, mirror_fract
     generate_dataset(root, counts, seed=seed, body_model=body_model,
                      mirror_fraction=mirror_fraction, num_landmarks=num_landmarks,
                      workers=2 if total >= SAMPLES_FOR_TWO_WORKERS else 1, progress=progress,
-                     overwrite=True)
+                     overwrite=True, prior=prior)
     print(f"Generated {total} samples in {time.perf_counter() - start:.0f} s -> {root}")
 
 

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from neural_body_fitting.body import pose_prior
 from neural_body_fitting.configs import reproduce
 from neural_body_fitting.data import layout, synthesis
 
@@ -53,7 +54,7 @@ def prepare_data(output_dir, variants, budget, body_model, progress):
     for count in sorted({v.num_landmarks for v in variants.values()}):
         synthesis.ensure_synthetic_dataset(
             dataset_root(output_dir, count), counts, body_model, num_landmarks=count,
-            progress=progress)
+            progress=progress, prior=pose_prior.PosePrior(pose_prior.LIMITS_PRIOR))  # As measured.
     fractions = sorted({v.fraction_3d for v in variants.values()} - {1.0})
     if fractions:
         write_fraction_lists(dataset_root(output_dir, 14), fractions)

@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from neural_body_fitting import configs, evaluation, serving, training
+from neural_body_fitting.body import pose_prior
 from neural_body_fitting.body.resolve import resolve_body_model
 from neural_body_fitting.configs import demo
 from neural_body_fitting.data import layout, synthesis
@@ -120,7 +121,9 @@ def run_demo(output_dir, smpl_model=None, steps=0, num_train=demo.NUM_TRAIN,
           f"height {np.ptp(model.v_template[:, 1]):.2f} m")
     root = os.path.join(output_dir, "data")
     run_dir = os.path.join(output_dir, "run")
-    synthesis.ensure_synthetic_dataset(root, {"train": num_train, "test": num_test}, smpl_model)
+    # The Euler-limit prior: the demo's recorded errors and targets were measured on it.
+    synthesis.ensure_synthetic_dataset(root, {"train": num_train, "test": num_test}, smpl_model,
+                                       prior=pose_prior.PosePrior(pose_prior.LIMITS_PRIOR))
     config = demo_config(root, smpl_model, steps)
     try:
         trainer = training.Trainer(config, run_dir)
