@@ -29,7 +29,8 @@ setup(
                 ("train", "train"), ("eval", "evaluate"), ("demo", "demo"),
                 ("make_data", "make_data"), ("stats", "stats"),
                 ("prepare_up3d", "prepare_up3d"), ("port", "port"),
-                ("reproduce", "reproduce"), ("infer", "infer"), ("export", "export"))
+                ("reproduce", "reproduce"), ("infer", "infer"), ("export", "export"),
+                ("models", "models"))
         ]
     },
 )
