@@ -291,6 +291,18 @@ def test_left_landmarks_are_on_the_left_of_a_person_facing_the_camera(found):
         assert x[index[f"left_{part}"]] > x[index[f"right_{part}"]], part
 
 
+def test_the_landmark_model_gives_the_same_in_a_batch_as_alone(detector):
+    image = images.read_image(os.path.join(REAL, "sports2d_demo_frame069.jpg"))
+    _, rois = detector.find(image)
+    assert len(rois) >= 2
+    together = detector.landmarks_in(image, rois)
+    for roi, batched in zip(rois, together):
+        (alone,) = detector.landmarks_in(image, [roi])
+        assert alone[0] == pytest.approx(batched[0], abs=1e-5)
+        np.testing.assert_allclose(alone[1], batched[1], atol=1e-3)
+        np.testing.assert_allclose(alone[2], batched[2], atol=1e-5)
+
+
 def test_greyscale_and_rgba_photographs_are_converted(detector):
     image = images.read_image(os.path.join(REAL, "skimage_astronaut.jpg"))
     rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=-1)

@@ -67,6 +67,16 @@ def _outputs_by_size(interpreter):
             for detail in interpreter.get_output_details()}
 
 
+def run(interpreter, batch):
+    """Runs `interpreter` on `batch` [B, ...] float32, resizing its input when B changes."""
+    detail = interpreter.get_input_details()[0]
+    if tuple(detail["shape"]) != batch.shape:
+        interpreter.resize_tensor_input(detail["index"], batch.shape)
+        interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], batch)
+    interpreter.invoke()
+
+
 def as_rgb(image, name="image"):
     """uint8 [H, W, 3] from uint8 RGB, RGBA (alpha dropped) or greyscale ([H, W] or
     [H, W, 1]); ValueError naming `name` for anything else."""
@@ -133,29 +143,34 @@ class Detector:
         self._mask = sizes[regions.LANDMARK_SIZE ** 2]
         self._world = sizes[landmarks.NUM_OUTPUT_LANDMARKS * 3]
 
-    def find_in_square(self, image, x0=0, y0=0, side=None):
-        """Detections (decoding.Detections, image pixels) in a square of a uint8 RGB
-        image (default the whole image, letterboxed), suppressed within it."""
-        if side is not None:
-            image = np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
-        tensor, to_image = regions.detector_input(image)
-        self.detector.set_tensor(self.detector.get_input_details()[0]["index"], tensor)
-        self.detector.invoke()
-        found = decoding.decode(self.detector.get_tensor(self._boxes)[0],
-                                self.detector.get_tensor(self._scores)[0], self.anchors,
-                                min_score=self.min_score)
-        found = decoding.weighted_nms(found)
-        size, shift = regions.DETECTOR_SIZE, np.array([x0, y0])
-        boxes = regions.apply(to_image, found.boxes.reshape(-1, 2, 2) * size) + shift
-        keypoints = regions.apply(to_image, found.keypoints * size) + shift
-        return decoding.Detections(found.scores, boxes.reshape(-1, 4).astype(np.float32),
-                                   keypoints.astype(np.float32))
+    def find_in_squares(self, image, squares):
+        """[Detections] (decoding.Detections, image pixels) in squares [(x0, y0, side)]
+        of a uint8 RGB image (side None: the whole image, letterboxed), each suppressed
+        within itself. One square at a time: the detector's graph reshapes its outputs
+        for a batch of 1, so a larger batch comes out mixed up."""
+        size, found = regions.DETECTOR_SIZE, []
+        for x0, y0, side in squares:
+            part = image if side is None else np.ascontiguousarray(
+                image[y0:y0 + side, x0:x0 + side])
+            tensor, to_image = regions.detector_input(part)
+            run(self.detector, tensor)
+            in_square = decoding.weighted_nms(decoding.decode(
+                self.detector.get_tensor(self._boxes)[0],
+                self.detector.get_tensor(self._scores)[0], self.anchors,
+                min_score=self.min_score))
+            shift = np.array([x0, y0])
+            boxes = regions.apply(to_image, in_square.boxes.reshape(-1, 2, 2) * size) + shift
+            keypoints = regions.apply(to_image, in_square.keypoints * size) + shift
+            found.append(decoding.Detections(in_square.scores,
+                                             boxes.reshape(-1, 4).astype(np.float32),
+                                             keypoints.astype(np.float32)))
+        return found
 
     def find(self, image):
         """(Detections, their ROIs) in a uint8 RGB image: the whole image and its
         `tiles` squares, merged by weighted NMS on the ROIs' squares, best first."""
         squares = [(0, 0, None)] + regions.tiles(*image.shape[:2], self.tile_levels)
-        found = [self.find_in_square(image, *square) for square in squares]
+        found = self.find_in_squares(image, squares)
         scores = np.concatenate([f.scores for f in found])
         keypoints = np.concatenate([f.keypoints for f in found]).reshape(-1, 4, 2)
         rois = [regions.roi_from_keypoints(k[0], k[1]) for k in keypoints]
@@ -165,19 +180,23 @@ class Detector:
             merged = merged.take(np.arange(min(len(merged), self.max_people)))
         return merged, [regions.roi_from_keypoints(k[0], k[1]) for k in merged.keypoints]
 
-    def landmarks_in(self, image, roi):
-        """The landmark model on one ROI: (presence, landmarks [33, 5], world [33, 3],
-        mask [H, W] or None)."""
-        crop, to_image = regions.landmark_input(image, roi)
-        self.landmarker.set_tensor(self.landmarker.get_input_details()[0]["index"], crop[None])
-        self.landmarker.invoke()
+    def landmarks_in(self, image, rois):
+        """The landmark model on ROIs of a uint8 RGB image, as one batch: per ROI
+        (presence, landmarks [33, 5], world [33, 3], mask [H, W] or None)."""
+        if not rois:
+            return []
+        crops = [regions.landmark_input(image, roi) for roi in rois]
+        run(self.landmarker, np.stack([crop for crop, _ in crops]))
         output = self.landmarker.get_tensor
-        presence = float(np.ravel(output(self._presence))[0])
-        points = landmarks.image_landmarks(output(self._landmarks), to_image)
-        world = landmarks.world_landmarks(output(self._world), roi.rotation)
-        mask = (landmarks.image_mask(output(self._mask), to_image, *image.shape[:2])
-                if self.masks else None)
-        return presence, points, world, mask
+        results = []
+        for index, (roi, (_, to_image)) in enumerate(zip(rois, crops)):
+            presence = float(np.ravel(output(self._presence)[index])[0])
+            points = landmarks.image_landmarks(output(self._landmarks)[index], to_image)
+            world = landmarks.world_landmarks(output(self._world)[index], roi.rotation)
+            mask = (landmarks.image_mask(output(self._mask)[index], to_image, *image.shape[:2])
+                    if self.masks and presence >= landmarks.PRESENCE_THRESHOLD else None)
+            results.append((presence, points, world, mask))
+        return results
 
     def detect(self, image):
         """list of `Person` in `image` (uint8 RGB [H, W, 3], RGBA or greyscale), best
@@ -186,10 +205,11 @@ class Detector:
         height, width = image.shape[:2]
         people = []
         found, rois = self.find(image)
-        for index, roi in enumerate(rois):
-            if roi.size < 1:
-                continue  # Keypoints 0 and 1 coincide: no region to look at.
-            presence, points, world, mask = self.landmarks_in(image, roi)
+        # Keypoints 0 and 1 that coincide leave no region to look at.
+        kept = [index for index, roi in enumerate(rois) if roi.size >= 1]
+        results = self.landmarks_in(image, [rois[index] for index in kept])
+        for index, (presence, points, world, mask) in zip(kept, results):
+            roi = rois[index]
             if presence < landmarks.PRESENCE_THRESHOLD:
                 continue
             box = person_box(points[:, :2], mask, height, width)
