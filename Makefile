@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: test demo bench clean
+.PHONY: test demo bench clean models
 
 $(STAMP): setup.py requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,10 +13,15 @@ $(STAMP): setup.py requirements.txt
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# The person detector's model files (neural_body_fitting/detection): extracted once from
+# the mediapipe wheel into $NBF_CACHE; a no-op when they are there with the right hash.
+models: $(STAMP)
+	$(PY) -m neural_body_fitting.cli.models fetch
+
+test: $(STAMP) models
 	$(PY) -m pytest -q -n 2 tests  # Two workers: much of a test is single-threaded tracing.
 
-demo: $(STAMP)
+demo: $(STAMP) models
 	$(PY) -m neural_body_fitting.cli.demo
 
 bench: $(STAMP)

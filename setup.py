@@ -32,7 +32,7 @@ setup(
                 ("make_data", "make_data"), ("stats", "stats"),
                 ("prepare_up3d", "prepare_up3d"), ("port", "port"),
                 ("reproduce", "reproduce"), ("infer", "infer"), ("export", "export"),
-                ("pose_bank", "pose_bank"))
+                ("pose_bank", "pose_bank"), ("models", "models"))
         ]
     },
 )

@@ -14,10 +14,11 @@ import neural_body_fitting
 
 PACKAGE_DIR = os.path.dirname(neural_body_fitting.__file__)
 # The rooms in the order data flows through them: a room may import only from
-# rooms before it (and from itself). `serving` is reserved for inference.
-ORDER = ("utils", "constants", "registries", "geometry", "body", "render", "data", "networks",
-         "losses", "configs", "training", "evaluation", "porting", "serving", "reproduction",
-         "cli")
+# rooms before it (and from itself). `serving` is reserved for inference; `detection`
+# (people in photographs) needs only `utils`.
+ORDER = ("utils", "constants", "registries", "geometry", "body", "render", "data", "detection",
+         "networks", "losses", "configs", "training", "evaluation", "porting", "serving",
+         "reproduction", "cli")
 # A command module reads its flags and calls the library: longer, it holds library logic.
 CLI_MODULE_LINES = 120
 # The one module that makes "unknown <kind> 'x'" messages (`Registry.check`).

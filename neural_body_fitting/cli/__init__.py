@@ -9,6 +9,7 @@ installed as a console script (setup.py):
   nbf-prepare-up3d  cli/prepare_up3d.py  convert the UP-3D release
   nbf-port          cli/port.py          port an original TF1 checkpoint
   nbf-reproduce     cli/reproduce.py     the paper's Tables 1 to 4 at reduced scale
+  nbf-models        cli/models.py        fetch the person detector's model files
 
 Nothing in the library imports this package.
 """
