@@ -85,7 +85,7 @@ def test_commands_run_from_the_built_package_without_start_up_noise(built_packag
 
 
 @pytest.mark.parametrize("command", ["demo", "make_data", "stats", "prepare_up3d", "infer",
-                                     "export", "reproduce", "models"])
+                                     "export", "reproduce", "models", "pose_bank"])
 def test_commands_do_not_load_tensorflow_on_import(command):
     """A command module that imported TensorFlow itself would print its start-up noise
     before `startup.quiet_tensorflow` could hide it."""

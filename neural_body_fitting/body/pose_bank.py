@@ -25,6 +25,12 @@ from scipy.spatial.transform import Rotation
 from neural_body_fitting import constants
 from neural_body_fitting.utils import files
 
+# How nbf-pose-bank samples clips by default (data/pose_bank_builder.py).
+DEFAULT_FPS = 10.0
+# Mean rotation over the 24 joints: frames of one walk 0.1 s apart differ by
+# about 5-10 degrees, repeats of a standing pose by under 2.
+DEFAULT_MIN_DISTANCE_DEGREES = 3.0
+
 FORMAT = 1
 SHIPPED_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets",
                             "cmu_pose_bank.npz")

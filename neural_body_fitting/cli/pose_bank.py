@@ -10,22 +10,26 @@ next to the bank. Use the bank with `nbf-make-data --pose_bank=<file>`.
 """
 from absl import app, flags
 
+from neural_body_fitting.body import pose_bank
 from neural_body_fitting.cli import common
-from neural_body_fitting.data import pose_bank_builder
 
 BVH_DIR = flags.DEFINE_string("bvh_dir", None, "Folder of .bvh clips.", required=True)
 OUTPUT = flags.DEFINE_string("output", None, "Pose bank file to write (.npz).", required=True)
 SMPL_MODEL = common.define_smpl_model_flag()
-FPS = flags.DEFINE_float("fps", pose_bank_builder.DEFAULT_FPS, "Frames kept per second.",
+FPS = flags.DEFINE_float("fps", pose_bank.DEFAULT_FPS, "Frames kept per second.",
                          lower_bound=0.1)
 MIN_DISTANCE = flags.DEFINE_float(
-    "min_distance_degrees", pose_bank_builder.DEFAULT_MIN_DISTANCE_DEGREES,
+    "min_distance_degrees", pose_bank.DEFAULT_MIN_DISTANCE_DEGREES,
     "Poses closer than this (mean rotation over the joints) to one kept count once.",
     lower_bound=0.0)
 
 
 def main(argv):
     del argv
+    # Imported here: retargeting runs SMPL, and a command must not load
+    # TensorFlow before its start-up has quieted it (cli/startup.py).
+    from neural_body_fitting.data import pose_bank_builder
+
     try:
         pose_bank_builder.build_pose_bank(BVH_DIR.value, OUTPUT.value, SMPL_MODEL.value,
                                           fps=FPS.value, min_distance_degrees=MIN_DISTANCE.value)

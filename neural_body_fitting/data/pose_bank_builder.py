@@ -24,10 +24,6 @@ from neural_body_fitting.body import bvh, pose_bank, retarget
 from neural_body_fitting.body.resolve import fingerprint, resolve_body_model
 
 HELD_OUT_MODULUS = 10
-DEFAULT_FPS = 10.0
-# Mean rotation over the 24 joints: frames of one walk 0.1 s apart differ by
-# about 5-10 degrees, repeats of a standing pose by under 2.
-DEFAULT_MIN_DISTANCE_DEGREES = 3.0
 
 
 def is_held_out(clip_name):
@@ -74,7 +70,8 @@ def error_summary(joint_map, result):
 
 
 def build_pose_bank(bvh_dir, output, body_model=None, joint_map=retarget.CMU_CC_MAP,
-                    fps=DEFAULT_FPS, min_distance_degrees=DEFAULT_MIN_DISTANCE_DEGREES,
+                    fps=pose_bank.DEFAULT_FPS,
+                    min_distance_degrees=pose_bank.DEFAULT_MIN_DISTANCE_DEGREES,
                     fit=retarget.FitWeights(), source="CMU Graphics Lab Motion Capture Database",
                     log=print):
     """Builds a bank from the clips in `bvh_dir` and writes it to `output`; returns its record."""
