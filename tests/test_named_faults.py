@@ -2,9 +2,14 @@
 was expected, and changes nothing already written (hashes before and after)."""
 import json
 import os
+import struct
 import subprocess
 import sys
+import time
+import zlib
 
+import cv2
+import numpy as np
 import pytest
 import test_reliability
 from test_reliability import snapshot
@@ -15,6 +20,7 @@ from neural_body_fitting.data import synthesis
 from neural_body_fitting.reproduction import budget, cache
 from neural_body_fitting.serving import people
 from neural_body_fitting.training import runs
+from neural_body_fitting.utils import images
 
 # The two-step run on two small datasets of test_reliability.py, as this module's fixtures.
 datasets = test_reliability.datasets
@@ -26,6 +32,44 @@ def run_command(module, *args, cwd):
     env = dict(os.environ, PYTHONPATH=REPO)
     return subprocess.run([sys.executable, "-m", f"neural_body_fitting.cli.{module}", *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def write_black_png(path, width, height):
+    """A valid greyscale PNG of `width` x `height` black pixels, written row by row: a
+    20000 x 20000 one is 400 MB of pixels in about 400 kB of file."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    compressor, row, parts = zlib.compressobj(9), bytes(width + 1), []
+    for _ in range(height):
+        parts.append(compressor.compress(row))
+    parts.append(compressor.flush())
+    with open(path, "wb") as stream:
+        stream.write(images.PNG_SIGNATURE + chunk(b"IHDR", struct.pack(
+            ">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IDAT", b"".join(parts))
+            + chunk(b"IEND", b""))
+
+
+def test_4_an_image_over_the_pixel_budget_is_refused_from_its_header(eager, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write_black_png(folder / "huge.png", 20000, 20000)
+    # A JPEG's size comes from Pillow, a PNG's from its IHDR.
+    (folder / "large.jpg").write_bytes(cv2.imencode(".jpg", np.zeros((2000, 3000, 3), np.uint8))[1])
+    write_black_png(folder / "fine.png", 512, 512)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"huge.png: 20000x20000 px \(400.0 megapixels\) is "
+                       r"over the budget of 50 megapixels"):
+        images.read_image(str(folder / "huge.png"))  # What the dataset and UP-3D readers use.
+    assert time.perf_counter() - start < 1.0  # The header only: decoding takes many seconds.
+    out = str(tmp_path / "out")
+    summary = serving.run_inference(eager, str(folder), out, "segment_fit", progress=False,
+                                    max_megapixels=5)
+    failed = dict(summary.failed)
+    assert "20000x20000 px (400.0 megapixels) is over the budget of 5 megapixels" in failed["huge"]
+    assert "3000x2000 px (6.0 megapixels)" in failed["large"]
+    assert summary.written == ["fine"]
 
 
 def test_7_huge_predictions_stop_the_evaluation_before_any_file_changes(trained_run):

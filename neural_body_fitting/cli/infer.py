@@ -19,7 +19,7 @@ from absl import flags
 
 from neural_body_fitting import serving
 from neural_body_fitting.cli import common
-from neural_body_fitting.utils import outputs
+from neural_body_fitting.utils import images, outputs
 
 INPUT = flags.DEFINE_string("input", None, "Image folder, glob pattern or file.", required=True)
 KEYPOINTS = flags.DEFINE_string("keypoints", None, "OpenPose JSON (file or folder) or COCO "
@@ -38,6 +38,9 @@ SMPL_MODEL = common.define_smpl_model_flag()
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Output folder.", required=True)
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "People per network call.", lower_bound=1)
 OVERWRITE = flags.DEFINE_bool("overwrite", False, "Redo people whose outputs exist.")
+MAX_MEGAPIXELS = flags.DEFINE_float(
+    "max_megapixels", images.DEFAULT_MAX_MEGAPIXELS, "Larger images are refused (each one "
+    "a failed item) from their headers, before decoding.", lower_bound=0.01)
 
 
 def _predictor():
@@ -63,7 +66,8 @@ def main(argv):
     outputs.mark(OUTPUT_DIR.value, "nbf-infer")
     summary = serving.run_inference(
         predictor, INPUT.value, OUTPUT_DIR.value, MODE.value,
-        KEYPOINTS.value or BOXES.value, BATCH_SIZE.value, OVERWRITE.value)
+        KEYPOINTS.value or BOXES.value, BATCH_SIZE.value, OVERWRITE.value,
+        max_megapixels=MAX_MEGAPIXELS.value)
     print(f"{len(summary.written)} people written, {len(summary.skipped)} already finished, "
           f"{len(summary.failed)} failed; gallery: {summary.gallery}")
     for name, message in summary.failed:

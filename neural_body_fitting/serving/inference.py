@@ -17,6 +17,7 @@ import tqdm
 
 from neural_body_fitting import constants
 from neural_body_fitting.serving import crops, gallery, inputs, outputs, people
+from neural_body_fitting.utils.images import DEFAULT_MAX_MEGAPIXELS
 
 WRITER_THREADS = 2
 
@@ -59,7 +60,8 @@ def _item_dataset(items, mode):
 
 
 def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=None,
-                  batch_size=8, overwrite=False, progress=True):
+                  batch_size=8, overwrite=False, progress=True,
+                  max_megapixels=DEFAULT_MAX_MEGAPIXELS):
     """Runs `predictor` on every person of the inputs and writes the outputs and the gallery.
 
     Args:
@@ -70,6 +72,7 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
       people_file: keypoints or boxes (see `serving.people`), `segment_fit` only.
       batch_size: people per network call.
       overwrite: redo people whose outputs exist.
+      max_megapixels: larger images are refused (a failed item) before decoding.
     Returns:
       a Summary.
     """
@@ -82,7 +85,8 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
         raise NotADirectoryError(f"output folder {output_dir}: a file, not a folder")
     start = time.perf_counter()
     people_by_image = people.read_people(people_file) if people_file else None
-    items = inputs.collect_items(inputs.list_images(input_pattern), people_by_image, people_file)
+    items = inputs.collect_items(inputs.list_images(input_pattern), people_by_image, people_file,
+                                 max_megapixels)
     summary = Summary([], [], [(item.id, item.error) for item in items if item.error], "")
     todo = []
     for item in items:

@@ -22,6 +22,7 @@ import numpy as np
 from neural_body_fitting import constants
 from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import crops, handover, people
+from neural_body_fitting.utils import images
 
 MODES = ("fit", "segment_fit")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -53,19 +54,35 @@ def list_images(pattern):
     return sorted(paths)
 
 
-def collect_items(image_paths, people_by_image=None, people_source=None):
+def _oversized(path, max_megapixels):
+    """The refusal of an image over the pixel budget, or None."""
+    try:
+        images.check_pixel_budget(path, max_megapixels)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def collect_items(image_paths, people_by_image=None, people_source=None,
+                  max_megapixels=images.DEFAULT_MAX_MEGAPIXELS):
     """[Item] for the images; with `people_by_image` ({key: [Person]}) one per person.
 
-    Images without people and people without an image become error items.
+    Images without people, people without an image and images over
+    `max_megapixels` (judged by their headers) become error items.
     """
     if people_by_image is None:
-        return _without_clashes([Item(people.image_key(path), path) for path in image_paths])
+        return _without_clashes([Item(people.image_key(path), path,
+                                      error=_oversized(path, max_megapixels))
+                                 for path in image_paths])
     items, seen = [], set()
     for path in image_paths:
         key = people.image_key(path)
         seen.add(key)
         found = people_by_image.get(key)
-        if not found:
+        oversized = _oversized(path, max_megapixels)
+        if oversized:
+            items.append(Item(key, path, error=oversized))
+        elif not found:
             items.append(Item(key, path, error=f"{path}: no person box or keypoints in "
                               f"{people_source} for this image"))
             continue

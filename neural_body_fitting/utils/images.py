@@ -5,8 +5,14 @@ import struct
 
 import cv2
 import numpy as np
+import PIL.Image
 
 from neural_body_fitting.utils import files
+
+# Decoding takes about 3 bytes a pixel and more in temporaries: a 1 MB PNG of
+# 20000 x 20000 pixels would take several GB. 50 megapixels is more than any
+# camera's photo and far more than a 512 px person crop needs.
+DEFAULT_MAX_MEGAPIXELS = 50.0
 
 
 def encode_png(image, path="<image>"):
@@ -27,10 +33,58 @@ def write_png(path, image):
     return files.atomic_write(path, encode_png(image, path))
 
 
-def read_image(path, flags=cv2.IMREAD_COLOR):
-    """An image file as uint8 RGB [H, W, 3] (or [H, W] with cv2.IMREAD_UNCHANGED)."""
+def _header_size(path):
+    """(width, height) of an image file from its header, or None if unknown.
+
+    PNGs are read here (their IHDR); other formats by Pillow, which opens
+    files lazily.
+    Raises:
+      PIL.Image.DecompressionBombError: past Pillow's own limit, which it
+        refuses to open at all.
+    """
+    with open(path, "rb") as stream:
+        head = stream.read(_HEADER_SIZE)
+    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    try:
+        with PIL.Image.open(path) as image:
+            return image.size
+    except (PIL.UnidentifiedImageError, OSError):
+        return None
+
+
+def check_pixel_budget(path, max_megapixels=DEFAULT_MAX_MEGAPIXELS, flag="max_megapixels"):
+    """Refuses an image file with more pixels than `max_megapixels`, from its header.
+
+    A file whose header says nothing passes: the decoder then names what is
+    wrong with it.
+    Raises:
+      ValueError naming the file, its size and the budget.
+    """
+    budget = f"the budget of {max_megapixels:g} megapixels (--{flag})"
+    try:
+        size = _header_size(path)
+    except PIL.Image.DecompressionBombError:  # Its message gives no size.
+        limit = 2 * PIL.Image.MAX_IMAGE_PIXELS / 1e6
+        if max_megapixels < limit:
+            raise ValueError(f"{path}: more than {limit:.0f} megapixels, over {budget}") from None
+        return
+    if size is None:
+        return
+    width, height = size
+    if width * height > max_megapixels * 1e6:
+        raise ValueError(f"{path}: {width}x{height} px ({width * height / 1e6:.1f} megapixels) "
+                         f"is over {budget}")
+
+
+def read_image(path, flags=cv2.IMREAD_COLOR, max_megapixels=DEFAULT_MAX_MEGAPIXELS):
+    """An image file as uint8 RGB [H, W, 3] (or [H, W] with cv2.IMREAD_UNCHANGED).
+
+    Files over `max_megapixels` are refused before decoding (`check_pixel_budget`).
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: file does not exist")
+    check_pixel_budget(path, max_megapixels)
     with open(path, "rb") as stream:
         raw = np.frombuffer(stream.read(), np.uint8)
     image = cv2.imdecode(raw, flags) if raw.size else None
