@@ -177,6 +177,15 @@ def test_8_evaluations_on_two_datasets_keep_both(trained_run, datasets):
         assert json.load(f) == json.loads(json.dumps(first))
 
 
+@pytest.mark.parametrize("steps,every", [(16, 2), (800, 100), (4000, 500), (5, 1)])
+def test_9_a_reproduction_checkpoints_every_eighth_of_its_steps(steps, every):
+    budget = reproduce.Budget(steps=steps)
+    variant = reproduce.TABLES["table3"].variants["lat"]
+    assert reproduce.variant_config(variant, budget, "/data").runtime.save_freq == every
+    segmenter = reproduce.SegmenterBudget(steps=steps)
+    assert reproduce.segmenter_config(segmenter, "/data").runtime.save_freq == every
+
+
 def test_8_generation_settings_out_of_range_are_refused(tmp_path):
     for settings, message in (({"workers": 0}, "workers: at least 1"), (
             {"latent_fraction": 1.5}, r"latent_fraction: a fraction in \[0, 1\], got 1.5")):

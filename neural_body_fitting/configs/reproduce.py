@@ -184,7 +184,7 @@ def variant_config(variant, budget, dataset_root, body_model=""):
     config.runtime.cache_inputs = _DEMO.runtime.cache_inputs
     # An interrupted variant loses at most an eighth of its steps; a checkpoint
     # (model and Adam's moments) is ~0.3 GB, so only the latest is kept.
-    config.runtime.save_freq = max(budget.steps // 8, 100)
+    config.runtime.save_freq = max(budget.steps // 8, 1)
     config.runtime.keep_checkpoints = 1
     config.runtime.summary_freq = max(budget.steps // 40, 1)
     config.runtime.image_summaries = False
