@@ -70,6 +70,17 @@ def test_4_an_image_over_the_pixel_budget_is_refused_from_its_header(eager, tmp_
     assert "20000x20000 px (400.0 megapixels) is over the budget of 5 megapixels" in failed["huge"]
     assert "3000x2000 px (6.0 megapixels)" in failed["large"]
     assert summary.written == ["fine"]
+    # With the person detector (nbf-infer's default for photos), before it reads them.
+    class NoOne:
+        def detect(self, image):
+            return []
+
+    summary = serving.run_inference(eager, str(folder), str(tmp_path / "detected"),
+                                    "segment_fit", progress=False, max_megapixels=5,
+                                    detector=NoOne())
+    failed = dict(summary.failed)
+    assert "400.0 megapixels" in failed["huge"] and "6.0 megapixels" in failed["large"]
+    assert [key for key, _ in summary.notes] == ["fine"]  # Read, and no one found.
 
 
 def test_7_huge_predictions_stop_the_evaluation_before_any_file_changes(trained_run):

@@ -3,6 +3,14 @@
     nbf-infer --mode=segment_fit --input=photos/ --keypoints=openpose_json/ \
         --fitting_run=runs/up3d --segmentation_run=runs/seg --output_dir=out
     nbf-infer --mode=fit --input='maps/*.png' --saved_model=export/ --output_dir=out
+    nbf-infer --input=photos/ --fitting_run=runs/up3d --segmentation_run=runs/seg \
+        --output_dir=out                        # people found by BlazePose
+
+Without --keypoints or --boxes, segment_fit finds the people with the BlazePose
+detector (--detector=blazepose, the default then; model files from `nbf-models
+fetch`) and writes their keypoints as OpenPose JSON to <output_dir>/keypoints/,
+which a later run can take as --keypoints. --detector=none takes every image as
+a 512 crop of one person.
 
 Per person, in <output_dir>/images/: the crop, the part map, mesh overlays on
 the crop and on the original image (with the projected joints), the mesh as
@@ -17,7 +25,7 @@ import sys
 
 from absl import flags
 
-from neural_body_fitting import serving
+from neural_body_fitting import detection, serving
 from neural_body_fitting.cli import common
 from neural_body_fitting.utils import images, outputs
 
@@ -26,6 +34,8 @@ KEYPOINTS = flags.DEFINE_string("keypoints", None, "OpenPose JSON (file or folde
                                 "keypoint annotations: one crop per person (segment_fit).")
 BOXES = flags.DEFINE_string("boxes", None, "Person boxes, JSON {image: [[x0, y0, x1, y1]]} or "
                             "CSV image,x0,y0,x1,y1 (segment_fit).")
+DETECTOR = flags.DEFINE_enum("detector", None, ["blazepose", "none"], "Who finds the people "
+                             "in segment_fit without --keypoints/--boxes (default blazepose).")
 MODE = flags.DEFINE_enum("mode", "segment_fit", ["fit", "segment_fit"],
                          "segment_fit: images -> part maps -> bodies; fit: 12-part colour maps "
                          "or label maps -> bodies.")
@@ -56,20 +66,37 @@ def _predictor():
                                        SMPL_MODEL.value)
 
 
+def _detector():
+    """The BlazePose detector, or None when the people come from elsewhere."""
+    given = KEYPOINTS.value or BOXES.value
+    if DETECTOR.value == "blazepose" and (given or MODE.value == "fit"):
+        sys.exit("nbf-infer: --detector=blazepose finds people for --mode=segment_fit when "
+                 "no --keypoints or --boxes are given")
+    if given or MODE.value == "fit" or DETECTOR.value == "none":
+        return None
+    try:
+        return detection.Detector(masks=False)
+    except detection.ModelFileError as error:
+        sys.exit(f"nbf-infer: {error}")
+
+
 def main(argv):
     del argv
     if KEYPOINTS.value and BOXES.value:
         sys.exit("nbf-infer: give --keypoints or --boxes, not both")
+    detector = _detector()
     outputs.claim(OUTPUT_DIR.value, "--output_dir", reuse=True)
     predictor = _predictor()
     os.makedirs(OUTPUT_DIR.value, exist_ok=True)
     outputs.mark(OUTPUT_DIR.value, "nbf-infer")
     summary = serving.run_inference(
         predictor, INPUT.value, OUTPUT_DIR.value, MODE.value,
-        KEYPOINTS.value or BOXES.value, BATCH_SIZE.value, OVERWRITE.value,
+        KEYPOINTS.value or BOXES.value, BATCH_SIZE.value, OVERWRITE.value, detector=detector,
         max_megapixels=MAX_MEGAPIXELS.value)
     print(f"{len(summary.written)} people written, {len(summary.skipped)} already finished, "
           f"{len(summary.failed)} failed; gallery: {summary.gallery}")
+    for name, message in summary.notes:
+        print(f"  NOTE {name}: {message}")
     for name, message in summary.failed:
         print(f"  FAILED {name}: {message}")
     if summary.failed:

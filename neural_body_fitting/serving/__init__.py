@@ -1,7 +1,9 @@
 """Inference: from an image (or a part map) to a body.
 
   crops       the paper's 512 px person crop and its inverse
+  keypoints   keypoint layouts by name and the original's 14 landmarks from them
   people      person boxes from OpenPose / COCO keypoints and box lists
+  detected    people found by the BlazePose detector, written as OpenPose JSON
   handover    stage 1 -> stage 2 as the original (argmax, colours, PIL thumbnail-nearest)
   graph       the inference graph shared by the Predictor and the SavedModel
   predictor   `Predictor`: run directories or a SavedModel -> bodies per person
@@ -16,8 +18,8 @@ from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("crops", "export", "gallery", "graph", "handover", "inference", "inputs",
-                "outputs", "people", "predicted_data", "predictor"),
+    submodules=("crops", "detected", "export", "gallery", "graph", "handover", "inference",
+                "inputs", "keypoints", "outputs", "people", "predicted_data", "predictor"),
     exports={
         "crops": ("CropTransform", "transform_for_box", "crop_image"),
         "export": ("export_saved_model", "export_tflite"),

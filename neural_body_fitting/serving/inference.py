@@ -4,7 +4,9 @@ Items stream through tf.data (decoding and cropping in parallel, a batch at
 a time), so a large folder is never held in memory; writer threads render
 and write one batch while the networks run on the next. A person whose `.npz`
 exists is finished and skipped unless `overwrite`. A bad item is recorded
-with its message and the rest carry on; `index.html` lists both.
+with its message and the rest carry on; `index.html` lists both. Without a
+people file, a `detector` finds the people (`serving.detected`; its OpenPose
+JSON goes to `<output_dir>/keypoints/`).
 """
 import concurrent.futures
 import dataclasses
@@ -16,10 +18,11 @@ import tensorflow as tf
 import tqdm
 
 from neural_body_fitting import constants
-from neural_body_fitting.serving import crops, gallery, inputs, outputs, people
+from neural_body_fitting.serving import crops, detected, gallery, inputs, outputs, people
 from neural_body_fitting.utils.images import DEFAULT_MAX_MEGAPIXELS
 
 WRITER_THREADS = 2
+KEYPOINTS_DIR = "keypoints"  # In the output folder: the detections as OpenPose JSON.
 
 
 @dataclasses.dataclass
@@ -33,6 +36,7 @@ class Summary:
     seconds_predicting: float = 0.0
     seconds_waiting_for_writes: float = 0.0  # Of the total: waiting for the writer.
     seconds_total: float = 0.0
+    notes: list = dataclasses.field(default_factory=list)  # [(item id, message)], not errors.
 
 
 def _item_dataset(items, mode):
@@ -60,7 +64,7 @@ def _item_dataset(items, mode):
 
 
 def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=None,
-                  batch_size=8, overwrite=False, progress=True,
+                  batch_size=8, overwrite=False, progress=True, detector=None,
                   max_megapixels=DEFAULT_MAX_MEGAPIXELS):
     """Runs `predictor` on every person of the inputs and writes the outputs and the gallery.
 
@@ -72,6 +76,8 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
       people_file: keypoints or boxes (see `serving.people`), `segment_fit` only.
       batch_size: people per network call.
       overwrite: redo people whose outputs exist.
+      detector: finds the people when there is no `people_file` (`segment_fit` only;
+        `detect(image)` -> people with BlazePose landmarks, as `detection.Detector`).
       max_megapixels: larger images are refused (a failed item) before decoding.
     Returns:
       a Summary.
@@ -81,13 +87,25 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
     if people_file and mode == "fit":
         raise ValueError("keypoints and boxes crop images for segment_fit; part maps (fit) "
                          "are used as given")
+    if detector is not None and (people_file or mode == "fit"):
+        raise ValueError("the detector finds people in photographs for segment_fit, when no "
+                         "keypoints or boxes are given")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise NotADirectoryError(f"output folder {output_dir}: a file, not a folder")
     start = time.perf_counter()
-    people_by_image = people.read_people(people_file) if people_file else None
-    items = inputs.collect_items(inputs.list_images(input_pattern), people_by_image, people_file,
+    paths, notes, failed = inputs.list_images(input_pattern), [], []
+    if detector is not None:
+        people_by_image, notes, failed = detected.detect_images(
+            detector, paths, os.path.join(output_dir, KEYPOINTS_DIR),
+            max_megapixels=max_megapixels)
+        # Images without anyone have their note; they are no items.
+        paths = [path for path in paths if people.image_key(path) in people_by_image]
+    else:
+        people_by_image = people.read_people(people_file) if people_file else None
+    items = inputs.collect_items(paths, people_by_image, people_file or "the detections",
                                  max_megapixels)
-    summary = Summary([], [], [(item.id, item.error) for item in items if item.error], "")
+    summary = Summary([], [], failed + [(item.id, item.error) for item in items if item.error],
+                      "", notes=notes)
     todo = []
     for item in items:
         if item.error:
@@ -121,7 +139,8 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
         _collect(pending, summary)
     finished = [(item.id, os.path.basename(item.path)) for item in items
                 if not item.error and outputs.is_finished(output_dir, item.id)]
-    summary.gallery = gallery.write_gallery(output_dir, finished, summary.failed)
+    summary.gallery = gallery.write_gallery(output_dir, finished, summary.failed,
+                                            summary.notes)
     summary.seconds_total = time.perf_counter() - start
     return summary
 
@@ -144,7 +163,7 @@ def _write(output_dir, faces, mode, items, images, transforms, result, k):
         cropped = item.box is not None or mode == "fit"
         original = inputs.load_original(item, mode) if cropped else None
         outputs.write_person(output_dir, item.id, result, k, faces, images[k], original,
-                             transforms[k])
+                             transforms[k], item.landmarks14)
         error = None
     except (OSError, ValueError) as failure:
         error = f"writing the outputs failed: {failure}"

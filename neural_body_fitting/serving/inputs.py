@@ -31,13 +31,15 @@ MIN_SIDE = 32  # Smaller images cannot show a person (or a part map) usefully.
 
 @dataclasses.dataclass(frozen=True)
 class Item:
-    """One person to process; `error` set when it cannot be."""
+    """One person to process; `error` set when it cannot be. `landmarks14` [14, 3]
+    (x, y, confidence in the image) when keypoints gave them."""
 
     id: str
     path: str
     person: int = 0
     box: tuple = None
     error: str = None
+    landmarks14: np.ndarray = None
 
 
 def list_images(pattern):
@@ -87,7 +89,8 @@ def collect_items(image_paths, people_by_image=None, people_source=None,
                               f"{people_source} for this image"))
             continue
         for index, person in enumerate(found):
-            items.append(Item(f"{key}_p{index}", path, index, person.box, person.error))
+            items.append(Item(f"{key}_p{index}", path, index, person.box, person.error,
+                              person.landmarks14))
     for key in sorted(set(people_by_image) - seen):
         items.append(Item(key, "", error=f"{people_source}: people for image '{key}', which "
                           "is not among the inputs"))

@@ -6,6 +6,8 @@ In `<output_dir>/images/`, for the person `<id>`:
   <id>_parts.png            the part map (stage 1's labels coloured, or the fitting input)
   <id>_overlay.png          the shaded mesh and the projected joints over the crop
   <id>_overlay_original.png the same over the original image (at most 1024 px wide or high)
+  <id>_landmarks.png        the 14 landmarks of the keypoints (or detections) on the crop,
+                            when there were keypoints (`landmarks_path`)
   <id>.obj, <id>.ply        the mesh (camera coordinates, metres)
   <id>_body.pkl             the original's UP-3D fit dict (NumPy arrays and floats, protocol 2)
   <id>.npz                  every output of the Predictor, written last: its presence
@@ -35,6 +37,11 @@ def person_paths(output_dir, person_id):
             "overlay": f"{stem}_overlay.png", "overlay_original": f"{stem}_overlay_original.png",
             "obj": f"{stem}.obj", "ply": f"{stem}.ply", "body_pkl": f"{stem}_body.pkl",
             "npz": f"{stem}.npz"}
+
+
+def landmarks_path(output_dir, person_id):
+    """The person's `<id>_landmarks.png`, written only for people found by keypoints."""
+    return os.path.join(output_dir, IMAGES_DIR, f"{person_id}_landmarks.png")
 
 
 def is_finished(output_dir, person_id):
@@ -95,6 +102,14 @@ def draw_joints(image, joints_2d, radius=3):
     return image
 
 
+def draw_landmarks(crop, landmarks14, transform, min_confidence=0.1):
+    """The crop uint8 [S, S, 3] with the confident ones of landmarks [14, 3] (x, y,
+    confidence in the original image) drawn in the joint map's colours."""
+    points = transform.to_crop(landmarks14[:, :2])
+    points[landmarks14[:, 2] < min_confidence] = np.nan
+    return draw_joints(crop, points, radius=4)
+
+
 def _shrink(image):
     """The factor (<= 1) that fits an image into MAX_ORIGINAL_SIDE."""
     return min(1.0, MAX_ORIGINAL_SIDE / max(image.shape[:2]))
@@ -137,11 +152,13 @@ def overlay_rendering(image, rendered, mask, transform):
     return blended.astype(np.uint8), shrink
 
 
-def write_person(output_dir, person_id, result, index, faces, crop, original, transform):
+def write_person(output_dir, person_id, result, index, faces, crop, original, transform,
+                 landmarks14=None):
     """Writes every file of person `index` of a Predictor result (with vertices).
 
     crop: the network's input as an RGB image (the 512 crop or the part map);
-    original: the original RGB image (None: the crop is the original).
+    original: the original RGB image (None: the crop is the original);
+    landmarks14: [14, 3] the person's landmarks in the original, or None.
     """
     paths = person_paths(output_dir, person_id)
     vertices = result["vertices"][index]
@@ -160,6 +177,9 @@ def write_person(output_dir, person_id, result, index, faces, crop, original, tr
     on_original, shrink = overlay_rendering(original, rendered, mask, transform)
     images.write_png(paths["overlay_original"], draw_joints(
         on_original, result["smpl_joints_2d_original"][index] * shrink))
+    if landmarks14 is not None:
+        images.write_png(landmarks_path(output_dir, person_id),
+                         draw_landmarks(crop, landmarks14, transform))
     files.atomic_write(paths["obj"], obj_text(vertices, faces))
     files.atomic_write(paths["ply"], ply_bytes(vertices, faces))
     files.atomic_write(paths["body_pkl"], pickle.dumps(body_dict(result, index), protocol=2))

@@ -10,8 +10,12 @@ Accepted sources (each gives every image its list of people):
   boxes JSON        {"<image file>": [[x0, y0, x1, y1], ...]}
   boxes CSV         a header with image,x0,y0,x1,y1 and one row per person
 
-A person whose keypoints are too few or too uncertain keeps its error
-message instead of a box, so the caller can report it and carry on.
+An OpenPose person's box is that of its confident keypoints and of its head top,
+estimated from the face points (`keypoints.head_top`): the paper's person height runs
+to the head top, which neither OpenPose layout has. Such a person also carries its
+14 landmarks (`keypoints.landmarks14`). A person whose keypoints are too few or too
+uncertain keeps its error message instead of a box, so the caller can report it and
+carry on.
 """
 import csv
 import dataclasses
@@ -21,19 +25,20 @@ import os
 
 import numpy as np
 
-from neural_body_fitting.serving import crops
+from neural_body_fitting.serving import crops, keypoints
 
 OPENPOSE_SUFFIX = "_keypoints"
-_OPENPOSE_SIZES = {75: "BODY_25", 54: "COCO-18"}
 _BOX_COLUMNS = ("image", "x0", "y0", "x1", "y1")
 
 
 @dataclasses.dataclass(frozen=True)
 class Person:
-    """One person of an image: a box (x0, y0, x1, y1) or why there is none."""
+    """One person of an image: a box (x0, y0, x1, y1) or why there is none, and the 14
+    landmarks [14, 3] (x, y, confidence) when keypoints in a known layout gave it."""
 
     box: tuple = None
     error: str = None
+    landmarks14: np.ndarray = None
 
 
 def image_key(path):
@@ -42,9 +47,15 @@ def image_key(path):
     return stem.removesuffix(OPENPOSE_SUFFIX)
 
 
-def _person_from_keypoints(keypoints, source, min_confidence):
+def person_from_keypoints(points, source, min_confidence, names=None):
+    """The Person of keypoints [K, 3]; with their layout `names`, the head top joins the
+    box and the 14 landmarks are kept. `source` names them in the error message."""
     try:
-        return Person(box=crops.box_of_keypoints(keypoints, min_confidence))
+        points, landmarks = np.asarray(points, np.float64).reshape(-1, 3), None
+        if names is not None:
+            landmarks = keypoints.landmarks14(points, names, min_confidence)
+            points = np.concatenate([points, landmarks[-1:]])  # The head top.
+        return Person(box=crops.box_of_keypoints(points, min_confidence), landmarks14=landmarks)
     except ValueError as error:
         return Person(error=f"{source}: {error}")
 
@@ -65,12 +76,12 @@ def _openpose_people(path, content, min_confidence):
     for index, entry in enumerate(content["people"]):
         values = entry.get("pose_keypoints_2d") if isinstance(entry, dict) else None
         source = f"{path}, person {index}"
-        if not isinstance(values, list) or len(values) not in _OPENPOSE_SIZES:
+        if not isinstance(values, list) or len(values) not in keypoints.OPENPOSE_LAYOUTS:
             people.append(Person(error=f"{source}: 'pose_keypoints_2d' must hold BODY_25 (75) "
                                  "or COCO-18 (54) values"))
         else:
-            people.append(_person_from_keypoints(np.reshape(values, (-1, 3)), source,
-                                                 min_confidence))
+            people.append(person_from_keypoints(values, source, min_confidence,
+                                                keypoints.OPENPOSE_LAYOUTS[len(values)]))
     return people
 
 
@@ -85,7 +96,7 @@ def _coco_people(path, content):
         keypoints = np.reshape(np.asarray(annotation.get("keypoints", []), np.float64), (-1, 3))
         labelled = np.concatenate([keypoints[:, :2], (keypoints[:, 2:] > 0)], axis=1)
         people[image_key(name)].append(
-            _person_from_keypoints(labelled, f"{path}, annotation {index}", 0.5))
+            person_from_keypoints(labelled, f"{path}, annotation {index}", 0.5))
     return people
 
 
