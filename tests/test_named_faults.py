@@ -16,7 +16,7 @@ from test_reliability import snapshot
 
 from neural_body_fitting import evaluation, serving, training
 from neural_body_fitting.configs import reproduce
-from neural_body_fitting.data import synthesis
+from neural_body_fitting.data import statistics, synthesis
 from neural_body_fitting.reproduction import budget, cache
 from neural_body_fitting.serving import people
 from neural_body_fitting.training import runs
@@ -195,6 +195,28 @@ def test_9_a_reproduction_checkpoints_every_eighth_of_its_steps(steps, every):
     assert reproduce.variant_config(variant, budget, "/data").runtime.save_freq == every
     segmenter = reproduce.SegmenterBudget(steps=steps)
     assert reproduce.segmenter_config(segmenter, "/data").runtime.save_freq == every
+
+
+def test_8_a_statistics_prefix_naming_a_folder_is_refused(tmp_path):
+    (tmp_path / "mine.txt").write_text("a user's file")
+    before = snapshot(str(tmp_path))
+    for prefix in (str(tmp_path) + os.sep, str(tmp_path)):
+        with pytest.raises(ValueError, match="a folder; statistics need a file-name prefix"):
+            statistics.save_latent_statistics(prefix, np.zeros(229), np.ones(229))
+    assert snapshot(str(tmp_path)) == before
+
+
+def test_8_a_person_box_outside_the_image_fails_that_person_only(eager, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "street.png"), np.full((400, 600, 3), 128, np.uint8))
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"street": [[100, 50, 300, 390], [700, 50, 900, 390]]}))
+    summary = serving.run_inference(eager, str(folder), str(tmp_path / "out"), "segment_fit",
+                                    people_file=str(boxes), progress=False)
+    assert summary.written == ["street_p0"]
+    assert dict(summary.failed)["street_p1"].endswith(
+        "person box [700.0, 50.0, 900.0, 390.0] lies entirely outside the 600x400 image")
 
 
 def test_8_generation_settings_out_of_range_are_refused(tmp_path):

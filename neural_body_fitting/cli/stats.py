@@ -7,7 +7,7 @@ writes <output>_mean.npy and <output>_std.npy, each [229]: 10 betas, 216
 rotation-matrix entries (24 x 9, row-major, in --rotation_mode), 3 translation.
 """
 
-from absl import flags
+from absl import app, flags
 
 from neural_body_fitting import data
 from neural_body_fitting.cli import common
@@ -24,7 +24,11 @@ OVERWRITE = common.define_overwrite_flag("statistics written earlier by nbf-stat
 
 def main(argv):
     del argv
-    for path in statistics.statistics_paths(OUTPUT.value).values():
+    try:
+        paths = statistics.statistics_paths(OUTPUT.value)
+    except ValueError as error:
+        raise app.UsageError(f"--output {error}") from None
+    for path in paths.values():
         outputs.claim(path, "--output", OVERWRITE.value)
     split = data.load_split(ROOT.value, SPLIT.value, input_type="joints14")
     mean, std = data.latent_statistics(split, MODE.value)

@@ -15,6 +15,11 @@ KINDS = ("mean", "std")
 
 
 def statistics_paths(prefix):
+    """{kind: '<prefix>_<kind>.npy'}; a prefix that names a folder is refused (ValueError)."""
+    if not os.path.basename(prefix) or os.path.isdir(prefix):
+        raise ValueError(f"{prefix}: a folder; statistics need a file-name prefix (they are "
+                         f"<prefix>_mean.npy and <prefix>_std.npy), e.g. "
+                         f"{os.path.join(prefix, 'latent_stats')}")
     return {kind: f"{prefix}_{kind}.npy" for kind in KINDS}
 
 

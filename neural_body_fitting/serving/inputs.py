@@ -175,6 +175,10 @@ def load_item(item, mode):
         transform = crops.CropTransform(constants.CROP_SIZE / width, width / 2.0, height / 2.0)
         return handover.resize_nearest(image[None], constants.FIT_SIZE)[0], transform
     if item.box is not None:
+        x0, y0, x1, y1 = item.box
+        if x1 < 0 or y1 < 0 or x0 > width or y0 > height:  # A black crop would be fitted.
+            raise ValueError(f"{item.path}: person box {[float(v) for v in item.box]} lies "
+                             f"entirely outside the {width}x{height} image")
         transform = crops.transform_for_box(item.box)
         return crops.crop_image(image, transform), transform
     if (height, width) != (constants.CROP_SIZE, constants.CROP_SIZE):
