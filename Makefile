@@ -19,7 +19,7 @@ models: $(STAMP)
 	$(PY) -m neural_body_fitting.cli.models fetch
 
 test: $(STAMP) models
-	$(PY) -m pytest -q -n 2 tests  # Two workers: much of a test is single-threaded tracing.
+	$(PY) -m pytest -q -n 2 --dist loadscope tests  # Two workers, a module each at a time (its fixtures are built once).
 
 demo: $(STAMP) models
 	$(PY) -m neural_body_fitting.cli.demo
