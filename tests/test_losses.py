@@ -273,7 +273,6 @@ def test_weights_multiply_and_sigma_is_used_only_for_the_latent():
 
 
 def test_weight_decay_is_half_the_squared_kernels_times_the_factor():
-    keras.utils.set_random_seed(0)
     conv = keras.layers.Conv2D(4, 3)
     norm = keras.layers.BatchNormalization()
     inner = keras.Sequential([conv, norm, keras.layers.ReLU()])
