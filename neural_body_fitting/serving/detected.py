@@ -78,7 +78,7 @@ def detect_images(detector, paths, keypoints_dir, min_confidence=keypoints.MIN_C
     for path in paths:
         key = people.image_key(path)
         try:
-            images.check_pixel_budget(path, max_megapixels)
+            images.check_pixel_budget(path, max_megapixels, "max_megapixels")
             image = inputs.as_rgb8(inputs.read_pixels(path))
         except (OSError, ValueError) as error:
             failed.append((key, str(error)))

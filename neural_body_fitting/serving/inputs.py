@@ -59,7 +59,7 @@ def list_images(pattern):
 def _oversized(path, max_megapixels):
     """The refusal of an image over the pixel budget, or None."""
     try:
-        images.check_pixel_budget(path, max_megapixels)
+        images.check_pixel_budget(path, max_megapixels, "max_megapixels")
     except ValueError as error:
         return str(error)
     return None

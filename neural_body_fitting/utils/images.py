@@ -43,9 +43,9 @@ def _header_size(path):
         refuses to open at all.
     """
     with open(path, "rb") as stream:
-        head = stream.read(_HEADER_SIZE)
-    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR":
-        return struct.unpack(">II", head[16:24])
+        ihdr = _png_ihdr(stream.read(_HEADER_SIZE))
+    if ihdr is not None:
+        return ihdr[:2]
     try:
         with PIL.Image.open(path) as image:
             return image.size
@@ -53,15 +53,16 @@ def _header_size(path):
         return None
 
 
-def check_pixel_budget(path, max_megapixels=DEFAULT_MAX_MEGAPIXELS, flag="max_megapixels"):
+def check_pixel_budget(path, max_megapixels=DEFAULT_MAX_MEGAPIXELS, flag=None):
     """Refuses an image file with more pixels than `max_megapixels`, from its header.
 
     A file whose header says nothing passes: the decoder then names what is
     wrong with it.
     Raises:
-      ValueError naming the file, its size and the budget.
+      ValueError naming the file, its size and the budget (and `flag`, the
+        command-line flag that sets it, if given).
     """
-    budget = f"the budget of {max_megapixels:g} megapixels (--{flag})"
+    budget = f"the budget of {max_megapixels:g} megapixels" + (f" (--{flag})" if flag else "")
     try:
         size = _header_size(path)
     except PIL.Image.DecompressionBombError:  # Its message gives no size.
@@ -118,6 +119,13 @@ class PngHeader:
     colour_type: str  # A value of COLOUR_TYPES.
 
 
+def _png_ihdr(head):
+    """(width, height, bit depth, colour type) from a PNG's first 33 bytes, or None."""
+    if len(head) < _HEADER_SIZE or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">IIBB", head[16:26])
+
+
 def read_png_header(path):
     """A PNG's IHDR fields from its first 33 and last 12 bytes, without decoding it.
 
@@ -136,10 +144,11 @@ def read_png_header(path):
         if head.startswith(b"\xff\xd8\xff"):
             raise ValueError(f"{path}: a JPEG file, not a PNG")
         raise ValueError(f"{path}: not a PNG (starts with {head[:8]!r})")
-    if len(head) < _HEADER_SIZE or head[12:16] != b"IHDR":
+    ihdr = _png_ihdr(head)
+    if ihdr is None:
         raise ValueError(f"{path}: truncated or damaged PNG (no complete IHDR header)")
     if tail != PNG_END:
         raise ValueError(f"{path}: truncated PNG (no IEND chunk)")
-    width, height, bit_depth, colour_type = struct.unpack(">IIBB", head[16:26])
+    width, height, bit_depth, colour_type = ihdr
     return PngHeader(width, height, bit_depth,
                      COLOUR_TYPES.get(colour_type, f"colour type {colour_type}"))
