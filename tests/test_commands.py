@@ -97,6 +97,25 @@ def test_commands_do_not_load_tensorflow_on_import(command):
     assert result.stdout.strip() == "False"
 
 
+def test_a_command_refuses_its_arguments_before_loading_tensorflow(tmp_path):
+    """The command line is prepared (quiet start-up, flags) and a user's folder refused
+    without loading TensorFlow: a refusal takes a fraction of a second, not ~4 s."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("my notes")
+    script = (
+        "import sys\n"
+        "from neural_body_fitting.cli import export\n"
+        f"sys.argv = ['nbf-export', '--fitting_run=x', '--output={tmp_path / 'mine'}']\n"
+        "try:\n"
+        "    export.run()\n"
+        "except SystemExit as stop:\n"
+        "    print('refused:', 'not written by this library' in str(stop.code),\n"
+        "          'tensorflow' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == "refused: True False", result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("module", sorted(m.name for m in pkgutil.iter_modules(cli.__path__)))
 def test_importing_a_command_module_leaves_argv_and_stderr_alone(module):
     """Only running a command (`common.run_command`) resolves `--config=<experiment>` and

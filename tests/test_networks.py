@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_body_fitting.networks import backbones
+from neural_body_fitting.networks import backbones, batch_norm
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,40 @@ def test_batch_norm_settings(resnet50):
              if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(norms) == 53
     assert all(n.momentum == 0.997 and n.epsilon == 1e-5 and n.scale for n in norms)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_float16"])
+def test_the_fused_batch_norm_computes_what_keras_batch_norm_computes(dtype):
+    """Outputs, gradients, moving statistics and inference of `FusedBatchNormalization`
+    (one FusedBatchNormV3 kernel) against Keras' own layer with the same weights."""
+    rng = np.random.default_rng(0)
+    inputs = tf.constant(rng.normal(2.0, 3.0, (2, 5, 4, 6)), tf.float32)
+    weights = [rng.normal(1.0, 0.1, 6), rng.normal(0.0, 0.1, 6), np.zeros(6), np.ones(6)]
+    projection = tf.constant(rng.normal(size=inputs.shape), tf.float32)
+    results = []
+    for layer_class in (keras.layers.BatchNormalization, batch_norm.FusedBatchNormalization):
+        layer = layer_class(momentum=0.9, epsilon=1e-5, dtype=dtype)
+        layer.build(inputs.shape)
+        layer.set_weights([w.astype(np.float32) for w in weights])
+        traced = tf.function(lambda x, norm=layer: norm(x, training=True))
+        op_types = {op.type for op in traced.get_concrete_function(inputs).graph.get_operations()}
+        assert ("FusedBatchNormV3" in op_types) == (
+            layer_class is batch_norm.FusedBatchNormalization), op_types
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = tf.cast(layer(inputs, training=True), tf.float32)
+            loss = tf.reduce_sum(outputs * projection)
+        gradients = tape.gradient(loss, [inputs, layer.gamma, layer.beta])
+        results.append([outputs, *gradients, layer.moving_mean, layer.moving_variance,
+                        layer(inputs, training=False)])
+    tolerance = 1e-5 if dtype == "float32" else 1e-2
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fused_value, np.float32),
+                                   np.asarray(keras_value, np.float32),
+                                   rtol=tolerance, atol=tolerance)
+    # The moving variance moved towards the batch's (biased) variance.
+    variance = np.var(inputs.numpy(), axis=(0, 1, 2))
+    np.testing.assert_allclose(results[1][5].numpy(), 0.9 + 0.1 * variance, rtol=1e-3)
 
 
 def test_resnet_v1_101_block_outputs_for_segmentation():

@@ -57,6 +57,7 @@ def dataset(tmp_path_factory):
 def tiny_overrides(root, **changes):
     """nbf-train's --config.<key> flags of the tiny encoder at 32 px on `root`."""
     settings = {"runtime.dataset_root": root, "model.fitting.encoder_type": "tiny",
+                "runtime.compile_body_model": False,
                 "data.input_size": 32, "optim.batch_size": 4, "runtime.max_steps": 100000,
                 "runtime.save_freq": 1, "runtime.summary_freq": 1000,
                 "runtime.image_summaries": False, "runtime.validation_freq": 0,
@@ -68,6 +69,7 @@ def tiny_config(root, **changes):
     config = configs.default_config()
     config.update_from_flattened_dict({
         "runtime.dataset_root": root, "model.fitting.encoder_type": "tiny",
+        "runtime.compile_body_model": False,
         "data.input_size": 32, "optim.batch_size": 4, "runtime.max_steps": 2,
         "runtime.save_freq": 1, "runtime.summary_freq": 1000, "runtime.image_summaries": False,
         "optim.seed": 0, **changes})

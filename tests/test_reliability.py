@@ -51,6 +51,7 @@ def run_config(root, changes=None):
     config = configs.default_config()
     config.update_from_flattened_dict({
         "runtime.dataset_root": root, "model.fitting.encoder_type": "tiny",
+        "runtime.compile_body_model": False,
         "data.input_size": 32, "optim.batch_size": 4, "runtime.max_steps": 2,
         "runtime.save_freq": 1, "runtime.summary_freq": 1000, "runtime.image_summaries": False,
         "optim.seed": 0, **(changes or {})})

@@ -22,7 +22,8 @@ TINY = reproduce.Budget(input_size=32, steps=3, batch_size=4, num_train=12, num_
                         lr=1e-3, lr_policy="constant")
 # The tables' networks are the tiny ones: what the command does with its
 # runs (tables, reuse, caching, the hand-over) does not depend on the backbone.
-TINY_RUNS = dataclasses.replace(TINY, config_overrides={"model.fitting.encoder_type": "tiny"})
+TINY_RUNS = dataclasses.replace(TINY, config_overrides={
+    "model.fitting.encoder_type": "tiny", "runtime.compile_body_model": False})
 TINY_SEGMENTER = reproduce.SegmenterBudget(segmenter="tiny", input_size=32,
                                            batch_size=2, steps=1, lr=1e-3,
                                            lr_policy="constant")

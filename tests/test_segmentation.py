@@ -252,14 +252,16 @@ def test_a_record_from_before_the_stage_keys_still_matches():
 
 # --- Training and evaluation -------------------------------------------------------------------
 
-def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
+def test_a_segmentation_run_resumes_records_no_body_model_and_nbf_eval_reports_it(root,
+                                                                                  tmp_path):
     run_dir = str(tmp_path / "run")
-    small = {"data.input_size": 32}  # Resuming does not depend on the size.
+    # Resuming does not depend on the network or the size.
+    small = {"data.input_size": 32, "model.segmenter.network": "tiny"}
     first = training.Trainer(run_config(root, small), run_dir, progress=False)
     assert np.isfinite(first.train()["loss"]) and first.step == 2
     record = runs.read_record(run_dir)
     assert record["body_model"] is None and record["config"]["stage"] == "segmentation"
-    second = training.Trainer(run_config(root, {"runtime.max_steps": 3, **small}), run_dir,
+    second = training.Trainer(run_config(root, {**small, "runtime.max_steps": 3}), run_dir,
                               progress=False)
     assert second.step == 2
     weights = [w.numpy() for w in second.model.weights]
@@ -268,12 +270,20 @@ def test_a_segmentation_run_resumes_and_records_no_body_model(root, tmp_path):
     metrics = second.train()
     assert second.step == 3 and 0.0 <= metrics["pixel_accuracy"] <= 1.0
     with pytest.raises(runs.RunMismatchError, match="config.model.segmenter.network: the run has"):
-        training.Trainer(run_config(root, {"model.segmenter.network": "deeplab_resnet_v1_101",
-                                           **small}),
+        training.Trainer(run_config(root, {**small, "model.segmenter.network": "deeplab_vgg_16"}),
                          run_dir, progress=False)
+    # The command, with the run's recorded config, reports what the library computes.
+    evaluated = evaluation.run_segmentation_evaluation(run_config(root, small), run_dir, "train")
+    result = subprocess.run(
+        [sys.executable, "-m", "neural_body_fitting.cli.evaluate", f"--model_dir={run_dir}",
+         "--split=train"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = json.loads(result.stdout)
+    assert printed["mean_iou"] == pytest.approx(evaluated["mean_iou"], abs=1e-6)
+    assert printed["num_samples"] == evaluated["num_samples"] == 4
 
 
-def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root, tmp_path):
+def test_training_beats_the_all_background_baseline(root, tmp_path):
     run_dir = str(tmp_path / "run")
     config = run_config(root, {
         "runtime.max_steps": 25, "runtime.save_freq": 100, "runtime.summary_freq": 20,
@@ -290,13 +300,6 @@ def test_training_beats_the_all_background_baseline_and_nbf_eval_reports_it(root
     assert lines[0] == "id,pixel_accuracy,mean_iou,f1" and len(lines) == 1 + 4
     # TensorBoard got the input | truth | prediction panels.
     assert os.listdir(os.path.join(run_dir, "train"))
-    # The command, with the run's recorded config.
-    result = subprocess.run(
-        [sys.executable, "-m", "neural_body_fitting.cli.evaluate", f"--model_dir={run_dir}",
-         "--split=train"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    printed = json.loads(result.stdout)
-    assert printed["mean_iou"] == pytest.approx(trained["mean_iou"], abs=1e-6)
 
 
 def test_summary_panels_show_input_truth_and_prediction():

@@ -247,12 +247,15 @@ def test_photos_of_every_kind_become_8_bit_rgb(tmp_path):
 
 
 def test_a_segmentation_run_of_the_trainer_drives_segment_fit(run_dir, tmp_path):
-    """Predictor.from_runs loads what `nbf-train` writes for stage 1 (a real DeepLab)."""
+    """Predictor.from_runs loads what `nbf-train` writes for stage 1 (the tiny segmenter:
+    loading a run does not depend on the network; a trained DeepLab run is loaded and
+    evaluated in test_segmentation.py)."""
     data_root, seg_run = str(tmp_path / "data"), str(tmp_path / "segmentation_run")
     synthesis.generate_dataset(data_root, {"train": 2}, seed=3, progress=False)
     config = configs.get_experiment("segmentation_deeplab_vgg")
     config.update_from_flattened_dict({"runtime.dataset_root": data_root, "data.input_size": 32,
-                                       "optim.batch_size": 2, "runtime.max_steps": 1})
+                                       "optim.batch_size": 2, "runtime.max_steps": 1,
+                                       "model.segmenter.network": "tiny"})
     trainer = training.Trainer(config, seg_run, progress=False)
     trainer.train()
     both = predictor.Predictor.from_runs(run_dir, segmentation_run=seg_run)

@@ -1,10 +1,13 @@
 """Specifications of the built-in synthetic SMPL-format body model."""
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse
 import scipy.sparse.csgraph
 
 from neural_body_fitting import constants
+from neural_body_fitting.body import resolve, synthetic
 from neural_body_fitting.body.synthetic import synthetic_body_model
 
 REFLECT = np.array([-1.0, 1.0, 1.0])
@@ -154,11 +157,37 @@ def test_landmarks_are_neck_and_head_top(model):
     assert joints[9, 1] < neck[1] < joints[15, 1] and neck[2] > joints[12, 2]
 
 
-def test_deterministic_and_seeded():
-    first, again = synthetic_body_model(0), synthetic_body_model.__wrapped__(0)
-    for field in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "faces"):
-        np.testing.assert_array_equal(getattr(first, field), getattr(again, field))
+def test_deterministic_and_seeded(model):
+    again = synthetic.build_synthetic_body_model(0)
+    assert resolve.fingerprint(again) == resolve.fingerprint(model)
     other = synthetic_body_model(1)
-    assert not np.array_equal(other.v_template, first.v_template)
+    assert not np.array_equal(other.v_template, model.v_template)
     with pytest.raises(ValueError):
-        first.v_template[0, 0] = 1.0  # Cached arrays are read-only.
+        model.v_template[0, 0] = 1.0  # Cached arrays are read-only.
+
+
+def test_the_cache_folder_keeps_the_built_model_and_rebuilds_a_damaged_file(
+        model, tmp_path, monkeypatch):
+    builds = []
+    monkeypatch.setattr(synthetic, "build_synthetic_body_model",
+                        lambda seed: builds.append(seed) or model)
+    monkeypatch.setenv("NBF_CACHE", str(tmp_path))
+    path = synthetic.cached_model_path(0)
+    assert path.startswith(str(tmp_path / "synthetic_body"))
+    load = synthetic_body_model.__wrapped__  # Past the in-process cache.
+    assert resolve.fingerprint(load(0)) == resolve.fingerprint(model) and builds == [0]
+    assert os.path.isfile(path)
+    read = load(0)
+    assert builds == [0], "the cached file was not used"
+    assert read is not model and read.name == "synthetic:0"
+    assert resolve.fingerprint(read) == resolve.fingerprint(model)
+    with open(path, "r+b") as stream:
+        stream.truncate(1000)
+    assert resolve.fingerprint(load(0)) == resolve.fingerprint(model) and builds == [0, 0]
+    assert resolve.fingerprint(load(0)) == resolve.fingerprint(model) and builds == [0, 0], (
+        "the damaged file was not replaced")
+    # Another seed, another key; an unwritable cache only means building every time.
+    assert synthetic.cached_model_path(1) != path
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("NBF_CACHE", str(tmp_path / "file"))
+    assert load(0) is model and load(0) is model and builds == [0, 0, 0, 0]

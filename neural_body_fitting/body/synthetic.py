@@ -22,14 +22,19 @@ vertices and 13776 faces like SMPL's. It is built in five steps:
 
 Same seed, bitwise same arrays; the seed varies proportions by a few percent.
 """
+import dataclasses
 import functools
+import os
+import sys
 
 import numpy as np
+import scipy
 import scipy.optimize
 import scipy.sparse
 
 from neural_body_fitting import constants
 from neural_body_fitting.body import body_model
+from neural_body_fitting.utils import cache
 
 NUM_VERTICES = 6890
 NUM_FACES = 2 * NUM_VERTICES - 4  # Euler's formula for a closed genus-0 mesh.
@@ -473,10 +478,52 @@ def _pose_directions(weights, normals, parents):
 def synthetic_body_model(seed=0):
     """The built-in SMPL-format body model (see the module docstring).
 
+    Building it takes about 2 s, so it is built once per machine and code: the
+    arrays are kept in the cache folder ($NBF_CACHE/synthetic_body) under a key
+    of this module's source, and a missing, damaged or unwritable file only
+    means it is built again.
+
     Returns:
       A BodyModel with 6890 vertices, 13776 faces, 10 shape components and
       mirror_vertex_ids; its arrays are read-only (the result is cached).
     """
+    path = cached_model_path(seed)
+    model = _read_cached_model(path, seed)
+    if model is None:
+        model = build_synthetic_body_model(seed)
+        try:
+            body_model.save_body_model(model, path)
+        except OSError:
+            pass  # A read-only or full cache: the next process builds it again.
+    for field in _ARRAY_FIELDS:
+        getattr(model, field).flags.writeable = False
+    return model
+
+
+_ARRAY_FIELDS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "faces",
+                 "part24", "part12", "landmark_vertex_ids", "mirror_vertex_ids")
+
+
+def cached_model_path(seed, environ=None):
+    """Where the cache keeps the model of `seed` built by this code, NumPy and SciPy."""
+    key = cache.source_key([sys.modules[__name__], constants, body_model], seed,
+                           np.__version__, scipy.__version__)
+    return os.path.join(cache.folder("synthetic_body", environ), f"seed{seed}_{key}.npz")
+
+
+def _read_cached_model(path, seed):
+    """The cached model at `path` named as built, or None if it is missing or unreadable."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        model = body_model.load_body_model(path)
+    except (OSError, ValueError):
+        return None
+    return dataclasses.replace(model, name=f"{body_model.SYNTHETIC}:{seed}")
+
+
+def build_synthetic_body_model(seed=0):
+    """The synthetic body model of `seed`, built from nothing (no cache)."""
     joints = _rest_joints(seed)
     sdf = _body_sdf(joints)
     bounds = ((-1.0, 1.0), (-1.3, 0.65), (-0.22, 0.3))
@@ -501,7 +548,4 @@ def synthetic_body_model(seed=0):
         weights=weights, parents=constants.SMPL_PARENTS, faces=faces, part24=labels,
         landmark_vertex_ids=[neck, head_top], mirror_vertex_ids=mirror,
         name=f"{body_model.SYNTHETIC}:{seed}")
-    for field in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "faces",
-                  "part24", "part12", "landmark_vertex_ids", "mirror_vertex_ids"):
-        getattr(model, field).flags.writeable = False
     return model

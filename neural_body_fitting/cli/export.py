@@ -29,11 +29,11 @@ TFLITE = flags.DEFINE_string("tflite", None, "Also write the fitting network as 
 
 def main(argv):
     del argv
-    from neural_body_fitting.serving import predictor
-
     outputs.claim(OUTPUT.value, "--output", OVERWRITE.value)
     if TFLITE.value:
         outputs.claim(TFLITE.value, "--tflite", OVERWRITE.value)
+    from neural_body_fitting.serving import predictor  # TensorFlow, once the output is ours.
+
     model = predictor.load_fitting_run(FITTING_RUN.value, SMPL_MODEL.value)
     segmenter = (predictor.load_segmentation_run(SEGMENTATION_RUN.value)
                  if SEGMENTATION_RUN.value else None)

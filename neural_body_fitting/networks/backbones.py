@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras import layers
 
 from neural_body_fitting import constants, registries
+from neural_body_fitting.networks import batch_norm
 
 SEPARATOR = "__"
 BN_DECAY, BN_EPSILON = constants.BN_DECAY, 1e-5
@@ -78,8 +79,8 @@ def _bn_layer(name, decay):
     # would keep every traced training step alive in TensorFlow's global
     # gradient registry (hundreds of MB per trainer for a ResNet).
     synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
-    return layers.BatchNormalization(momentum=decay, epsilon=BN_EPSILON,
-                                     synchronized=synchronized, name=name)
+    return batch_norm.FusedBatchNormalization(momentum=decay, epsilon=BN_EPSILON,
+                                              synchronized=synchronized, name=name)
 
 
 def _batch_norm(x, name, decay):

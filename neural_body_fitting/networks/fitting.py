@@ -71,9 +71,12 @@ class NBFModel(keras.Model):
       options: `FittingOptions`, or a dict of its fields (as stored by `get_config`).
       body_model: BodyModel, spec or None (see `body.resolve_body_model`).
       latent_mean: [latent_size] mean of the latent (training statistics), or None (zeros).
+      compile_body_model: XLA-compile the SMPL layer's forward pass (how it runs,
+        not what it computes, so not part of `get_config`).
     """
 
-    def __init__(self, options, body_model=None, latent_mean=None, **kwargs):
+    def __init__(self, options, body_model=None, latent_mean=None, compile_body_model=True,
+                 **kwargs):
         super().__init__(name="generator", **kwargs)
         self.options = (options if isinstance(options, FittingOptions)
                         else FittingOptions(**options))
@@ -97,7 +100,8 @@ class NBFModel(keras.Model):
         self.latent_mean = self.add_weight(
             shape=(self.latent_size,), dtype="float32", trainable=False, autocast=False,
             initializer=lambda shape, dtype: tf.constant(mean, dtype), name="latent_mean")
-        self.smpl = smpl.SMPL(body_model, rotation_mode=self.options.rotation_mode, dtype=exact)
+        self.smpl = smpl.SMPL(body_model, rotation_mode=self.options.rotation_mode, dtype=exact,
+                              jit_compile=compile_body_model)
 
     def call(self, inputs, translation=None, training=False, return_vertices=False):
         """inputs [B, S, S, 3] in [-1, 1]; translation [B, 3] (None: fixed or predicted)."""
@@ -159,12 +163,15 @@ def build_fitting_model(config, statistics_mean=None, body_model=None):
         chooses the body model unless `body_model` is given.
       statistics_mean: [229] latent-statistics mean, or None (zero latent mean).
       body_model: BodyModel or spec overriding `config.model.body_model`.
+
+    `config.runtime.compile_body_model` chooses whether the SMPL layer is XLA-compiled.
     """
     options = FittingOptions.from_config(config)
     mean = (None if statistics_mean is None else
             parameter_records.latent_from_statistics(statistics_mean, options.latent_components)
             .astype(np.float32))
-    model = NBFModel(options, body_model or config.model.body_model or None, mean)
+    model = NBFModel(options, body_model or config.model.body_model or None, mean,
+                     compile_body_model=config.runtime.compile_body_model)
     size = options.input_size
     model(tf.zeros([1, size, size, 3]))
     return model

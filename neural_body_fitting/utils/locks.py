@@ -63,8 +63,10 @@ class Ownership:
         lock.handles -= 1
         if lock.handles == 0:
             del _HELD[lock.directory]
-            lock.stream.truncate(0)  # A released lock names no owner.
-            lock.stream.close()  # Closing releases the flock.
+            # At interpreter exit the file may be closed (and the flock released) already.
+            if not lock.stream.closed:
+                lock.stream.truncate(0)  # A released lock names no owner.
+                lock.stream.close()  # Closing releases the flock.
 
     def __enter__(self):
         return self
