@@ -495,13 +495,11 @@ def synthetic_body_model(seed=0):
             body_model.save_body_model(model, path)
         except OSError:
             pass  # A read-only or full cache: the next process builds it again.
-    for field in _ARRAY_FIELDS:
-        getattr(model, field).flags.writeable = False
+    for field in dataclasses.fields(model):
+        value = getattr(model, field.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
     return model
-
-
-_ARRAY_FIELDS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "faces",
-                 "part24", "part12", "landmark_vertex_ids", "mirror_vertex_ids")
 
 
 def cached_model_path(seed, environ=None):
@@ -513,11 +511,9 @@ def cached_model_path(seed, environ=None):
 
 def _read_cached_model(path, seed):
     """The cached model at `path` named as built, or None if it is missing or unreadable."""
-    if not os.path.isfile(path):
-        return None
     try:
         model = body_model.load_body_model(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # FileNotFoundError when it is missing.
         return None
     return dataclasses.replace(model, name=f"{body_model.SYNTHETIC}:{seed}")
 

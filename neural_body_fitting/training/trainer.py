@@ -69,8 +69,8 @@ class Adam(keras.optimizers.Adam):
 
     def _distributed_tf_update_step(self, distribution, grads_and_vars, learning_rate):
         if self.amsgrad:
-            return super()._distributed_tf_update_step(distribution, grads_and_vars,
-                                                       learning_rate)
+            super()._distributed_tf_update_step(distribution, grads_and_vars, learning_rate)
+            return
         # The scalars once a step per dtype and device, not ~10 ops per variable. Under
         # several replicas `learning_rate` is per replica: `update` passes each device its own.
         scalars = {}
@@ -97,7 +97,6 @@ class Adam(keras.optimizers.Adam):
         for gradient, variable in grads_and_vars:
             distribution.extended.update(variable, apply_adam, args=(gradient, learning_rate),
                                          group=False)
-        return None
 
     def _all_reduce_sum_gradients(self, grads_and_vars):
         if self._distribution_strategy.num_replicas_in_sync == 1:
