@@ -14,6 +14,7 @@ def model_config():
     config = configs.default_config()
     config.data.input_size = SIZE
     config.optim.seed = 0
+    config.runtime.compile_body_model = False  # Porting does not depend on how SMPL runs.
     return config
 
 
@@ -26,14 +27,16 @@ def tf1_checkpoint(tmp_path_factory):
     return path, inputs, outputs
 
 
-def new_model():
+@pytest.fixture(scope="module")
+def model():
+    """One fitting network for the module; the porting test restores it from zeros."""
     return networks.build_fitting_model(model_config())
 
 
-def test_ported_model_reproduces_the_tf1_outputs(tf1_checkpoint, tmp_path):
+def test_ported_model_reproduces_the_tf1_outputs(tf1_checkpoint, model, tmp_path):
     path, inputs, expected = tf1_checkpoint
-    model = new_model()
-    report, checkpoint, weights = porting.port_fitting_checkpoint(path, model, str(tmp_path))
+    report, checkpoint, weights = porting.port_fitting_checkpoint(
+        path, tf1_reference.zeroed(model), str(tmp_path))
     assert not report["missing"] and not report["unmapped"]
     assert "global_step" in report["ignored"] and "beta1_power" in report["ignored"]
     assert any(name.endswith("/Adam_1") for name in report["ignored"])
@@ -41,18 +44,16 @@ def test_ported_model_reproduces_the_tf1_outputs(tf1_checkpoint, tmp_path):
     latent = model(inputs, training=False)["latent"].numpy()
     relative = np.abs(latent - expected).max() / np.abs(expected).max()
     assert relative <= 1e-4, relative
-    # The written TF2 checkpoint and Keras weights hold the ported values.
-    again = new_model()
-    tf.train.Checkpoint(model=again).restore(checkpoint).expect_partial()
-    np.testing.assert_allclose(again(inputs)["latent"], latent, rtol=1e-5, atol=1e-6)
-    keras_loaded = new_model()
-    keras_loaded.load_weights(weights)
-    np.testing.assert_allclose(keras_loaded(inputs)["latent"], latent, rtol=1e-5, atol=1e-6)
+    # The written TF2 checkpoint and Keras weights hold the ported values: a
+    # model whose every weight is zero gets them back from each.
+    tf.train.Checkpoint(model=tf1_reference.zeroed(model)).restore(checkpoint).expect_partial()
+    np.testing.assert_allclose(model(inputs)["latent"], latent, rtol=1e-5, atol=1e-6)
+    tf1_reference.zeroed(model).load_weights(weights)
+    np.testing.assert_allclose(model(inputs)["latent"], latent, rtol=1e-5, atol=1e-6)
 
 
-def test_shape_mismatch_is_refused_and_extras_reported(tf1_checkpoint):
+def test_shape_mismatch_is_refused_and_extras_reported(tf1_checkpoint, model):
     values = porting.read_tf1_checkpoint(tf1_checkpoint[0])
-    model = new_model()
     targets = model.slim_variable_names()
     bad = dict(values, **{"generator/biases": np.zeros(5, np.float32)})
     with pytest.raises(ValueError, match=r"generator/biases: checkpoint shape \[5\]"):

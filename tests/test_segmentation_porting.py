@@ -26,9 +26,18 @@ def relative_error(actual, expected):
 
 @pytest.fixture(scope="module")
 def tf1_refinenet(tmp_path_factory):
+    """(path, inputs, logits, atrous backbone block outputs) of a TF1 RefineNet checkpoint."""
     inputs = images(1)
     path = str(tmp_path_factory.mktemp("tf1") / "model.ckpt-22000")
-    return path, inputs, tf1_reference.save_segmentation_checkpoint(path, inputs)
+    return (path, inputs, *tf1_reference.save_segmentation_checkpoint(path, inputs,
+                                                                      backbone_stride=8))
+
+
+@pytest.fixture(scope="module")
+def refinenet():
+    """One RefineNet for the module: building a ResNet-101 costs seconds. Tests that
+    port into it restore it from scratch (`tf1_reference.zeroed`) before they compare."""
+    return new_refinenet()
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +60,9 @@ def new_refinenet(num_classes=segmentation.NUM_CLASSES):
                                                  seed=0)
 
 
-def test_ported_refinenet_reproduces_the_tf1_logits(tf1_refinenet, tmp_path):
-    path, inputs, expected = tf1_refinenet
-    model = new_refinenet()
+def test_ported_refinenet_reproduces_the_tf1_logits(tf1_refinenet, refinenet, tmp_path):
+    path, inputs, expected, _ = tf1_refinenet
+    model = tf1_reference.zeroed(refinenet)
     report, checkpoint, weights = porting.port_segmentation_checkpoint(path, model, str(tmp_path))
     assert not report["missing"] and not report["unmapped"]
     assert "global_step" in report["ignored"] and "Conv_49/weights/Adam_1" in report["ignored"]
@@ -61,36 +70,35 @@ def test_ported_refinenet_reproduces_the_tf1_logits(tf1_refinenet, tmp_path):
     logits = model(inputs, training=False).numpy()
     assert logits.shape == expected.shape == (2, SIZE, SIZE, 13)
     assert relative_error(logits, expected) <= 1e-4, relative_error(logits, expected)
-    # The written TF2 checkpoint and Keras weights hold the ported values.
-    restored = new_refinenet()
-    tf.train.Checkpoint(model=restored).restore(checkpoint).expect_partial()
-    np.testing.assert_allclose(restored(inputs, training=False), logits, rtol=1e-5, atol=1e-5)
-    loaded = new_refinenet()
-    loaded.load_weights(weights)
-    np.testing.assert_allclose(loaded(inputs, training=False), logits, rtol=1e-5, atol=1e-5)
+    # The written TF2 checkpoint and Keras weights hold the ported values: a
+    # model whose every weight is zero gets them back from each.
+    tf.train.Checkpoint(model=tf1_reference.zeroed(model)).restore(checkpoint).expect_partial()
+    np.testing.assert_allclose(model(inputs, training=False), logits, rtol=1e-5, atol=1e-5)
+    tf1_reference.zeroed(model).load_weights(weights)
+    np.testing.assert_allclose(model(inputs, training=False), logits, rtol=1e-5, atol=1e-5)
 
 
-def test_refinenet_names_and_shapes_equal_the_tf1_graph(tf1_refinenet):
+def test_refinenet_names_and_shapes_equal_the_tf1_graph(tf1_refinenet, refinenet):
     values = porting.read_tf1_checkpoint(tf1_refinenet[0])
     network = {name: value.shape for name, value in values.items()
                if "Adam" not in name and name not in ("global_step", "beta1_power",
                                                       "beta2_power")}
     ours = {name: tuple(variable.shape)
-            for name, variable in segmentation.slim_variable_names(new_refinenet()).items()}
+            for name, variable in segmentation.slim_variable_names(refinenet).items()}
     assert ours == network
     assert {name for name in network if name.startswith("Conv")} == (
         {f"Conv/{leaf}" for leaf in ("weights", "biases")}
         | {f"Conv_{i}/{leaf}" for i in range(1, 50) for leaf in ("weights", "biases")})
 
 
-def test_atrous_backbone_matches_the_tf1_reference(tmp_path):
-    inputs = images(2, batch=1)
-    path = str(tmp_path / "resnet.ckpt")
-    expected = tf1_reference.save_resnet_v1_101_checkpoint(path, inputs, output_stride=8)
+def test_atrous_backbone_matches_the_tf1_reference(tf1_refinenet):
+    path, inputs, _, expected = tf1_refinenet
     model = backbones.resnet_v1_101((SIZE, SIZE, 3), output_stride=8)
     report = porting.port_variables(porting.read_tf1_checkpoint(path),
                                     backbones.slim_variable_names(model))
-    assert not report["missing"] and not report["unmapped"]
+    # The segmenter's checkpoint: the backbone takes everything but the decoder.
+    assert not report["missing"] and report["unmapped"]
+    assert all(name.startswith(("Conv", "logits/")) for name in report["unmapped"])
     outputs = model(inputs, training=False)
     for index, reference in enumerate(expected, 1):
         actual = outputs[f"block{index}"]
@@ -107,13 +115,14 @@ def test_shape_mismatch_is_refused_naming_file_variable_and_shapes(tf1_refinenet
     assert not (tmp_path / "out").exists()
 
 
-def test_a_checkpoint_of_the_other_stage_is_refused(tf1_refinenet, tf1_fitting_like, tmp_path):
+def test_a_checkpoint_of_the_other_stage_is_refused(tf1_refinenet, tf1_fitting_like, refinenet,
+                                                    tmp_path):
     assert porting.detect_stage(tf1_refinenet[0]) == "segmentation"
     assert porting.detect_stage(tf1_fitting_like) == "fitting"
     with pytest.raises(ValueError, match=(
             f"{tf1_fitting_like}: expected a segmentation checkpoint, but it holds a fitting "
             "checkpoint")):
-        porting.port_segmentation_checkpoint(tf1_fitting_like, new_refinenet(),
+        porting.port_segmentation_checkpoint(tf1_fitting_like, refinenet,
                                              str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 

@@ -189,17 +189,28 @@ def save_training_checkpoint(path, latent_size, inputs, seed=0):
     return _save(path, lambda images: build_generator(images, latent_size, seed), inputs, True)
 
 
-def save_segmentation_checkpoint(path, inputs, seed=0):
-    """The RefineNet segmenter's training checkpoint at `path`; returns its logits for `inputs`.
+def save_segmentation_checkpoint(path, inputs, seed=0, backbone_stride=8):
+    """The RefineNet segmenter's training checkpoint at `path`.
 
-    (Adam slots only for the decoder's last convolutions, to keep the file small.)
+    Returns (logits for `inputs`, [block outputs of its resnet_v1_101 run
+    atrously at `backbone_stride`, with the same variables]), so one
+    checkpoint tests both the segmenter and the atrous backbone. (Adam slots
+    only for the decoder's last convolutions, to keep the file small.)
     """
-    return _save(path, lambda images: build_refinenet(images, seed=seed), inputs, True,
-                 slot_scopes=("Conv_49", "logits"))
+    def build(images):
+        logits = build_refinenet(images, seed=seed)
+        with v1.variable_scope(v1.get_variable_scope(), reuse=True):
+            blocks = build_resnet_v1(images, "resnet_v1_101", RESNET_V1_101,
+                                     np.random.default_rng(seed), backbone_stride)
+        return logits, blocks
+
+    return _save(path, build, inputs, True, slot_scopes=("Conv_49", "logits"))
 
 
-def save_resnet_v1_101_checkpoint(path, inputs, output_stride, seed=0):
-    """resnet_v1_101 at `output_stride` saved at `path`; returns its block outputs for `inputs`."""
-    return _save(path, lambda images: build_resnet_v1(
-        images, "resnet_v1_101", RESNET_V1_101, np.random.default_rng(seed), output_stride),
-        inputs, False)
+def zeroed(model):
+    """`model` with every weight set to zero: a restore must bring each one back."""
+    import tensorflow as tf
+
+    for weight in model.weights:
+        weight.assign(tf.zeros_like(weight))
+    return model
