@@ -36,7 +36,7 @@ STRATEGIES = Registry("strategy", {
 
 EXPERIMENTS = Registry("experiment", {
     name: f"{_PACKAGE}.configs.{name}"
-    for name in ("demo", "demo_up", "ablations", "segmentation_refinenet",
+    for name in ("demo", "demo_up", "ablations", "keypoints_fit", "segmentation_refinenet",
                  "segmentation_deeplab_resnet", "segmentation_deeplab_vgg")})
 
 LOSS_KINDS = Registry("loss kind", {

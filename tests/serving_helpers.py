@@ -13,14 +13,15 @@ from neural_body_fitting.training import runs
 INPUT_SIZE = 32
 
 
-def untrained_fitting_run(run_dir, seed=0):
+def untrained_fitting_run(run_dir, seed=0, input_type="parts12"):
     """A fitting run directory as training leaves it: run.json, latent statistics and a
     checkpoint of random weights (tiny encoder, 32 px input, synthetic body model): what
     inference does with a run does not depend on the backbone."""
     config = configs.default_config()
     config.update_from_flattened_dict({"model.fitting.encoder_type": "tiny",
                                        "data.input_size": INPUT_SIZE, "optim.seed": seed,
-                                       "model.body_model": "synthetic"})
+                                       "model.body_model": "synthetic",
+                                       "data.input_type": input_type})
     rng = np.random.default_rng(seed)
     # The mean of real statistics: betas near 0, identity-ish rotations, the fixed translation.
     mean = np.concatenate([rng.normal(scale=0.1, size=10),

@@ -5,9 +5,11 @@ import os
 
 import numpy as np
 import pytest
+from serving_helpers import untrained_fitting_run
 
 from neural_body_fitting import constants, detection, serving
-from neural_body_fitting.serving import detected, inputs, keypoints, outputs, people
+from neural_body_fitting.data import encodings
+from neural_body_fitting.serving import crops, detected, inputs, keypoints, outputs, people
 
 REAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "real")
 L14 = {name: index for index, name in enumerate(constants.LANDMARK14_NAMES)}
@@ -126,3 +128,28 @@ def test_nbf_infer_detects_every_labelled_person_and_its_json_gives_the_same_cro
         first = np.load(outputs.person_paths(out, person_id)["npz"])
         second = np.load(outputs.person_paths(str(tmp_path / "again"), person_id)["npz"])
         np.testing.assert_array_equal(first["crop_transform"], second["crop_transform"])
+
+
+def test_keypoints_fit_fits_every_detected_person_from_their_landmarks(detector, tmp_path):
+    fitting_run = untrained_fitting_run(str(tmp_path / "run"), input_type="joints14")
+    out = str(tmp_path / "out")
+    summary = serving.run_inference(serving.Predictor.from_runs(fitting_run), REAL, out,
+                                    "keypoints_fit", detector=detector, progress=False)
+    with open(os.path.join(REAL, "people.json"), encoding="utf-8") as stream:
+        labelled = json.load(stream)["images"]
+    assert summary.failed == []
+    assert len(summary.written) == sum(len(boxes) for boxes in labelled.values())
+    gallery = open(summary.gallery, encoding="utf-8").read()
+    for person_id in summary.written:
+        paths = outputs.person_paths(out, person_id)
+        written = np.load(paths["npz"])
+        assert np.isfinite(written["vertices"]).all() and written["betas"].shape == (10,)
+        assert os.path.isfile(paths["overlay_original"]) and person_id in gallery
+        # The network read the detected landmarks, drawn as training draws them.
+        key, index = person_id.rsplit("_p", 1)
+        found = people.read_people(os.path.join(out, "keypoints"))[key][int(index)]
+        transform = crops.CropTransform.from_array(written["crop_transform"])
+        in_fit = transform.to_crop(found.landmarks14[:, :2]) * constants.FIT_SIZE / 512
+        in_fit[found.landmarks14[:, 2] < keypoints.MIN_CONFIDENCE] = np.nan
+        np.testing.assert_array_equal(written["joint_map"], encodings.draw_joint_map(
+            in_fit.astype(np.float32)))

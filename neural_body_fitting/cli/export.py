@@ -5,8 +5,9 @@
 
 Signatures: fit (uint8 part maps [B, 224, 224, 3]), segment_fit (uint8 crops
 [B, 512, 512, 3], with a segmentation run) and serve_bytes (encoded PNG/JPEG
-[B]). The export holds the body model's arrays: made with SMPL, it is bound
-by SMPL's licence. --tflite also converts the fitting network alone.
+[B]); for a joints14 run keypoints_fit (landmarks [B, 14, 2]) instead. The
+export holds the body model's arrays: made with SMPL, it is bound by SMPL's
+licence. --tflite also converts the fitting network alone.
 """
 import sys
 

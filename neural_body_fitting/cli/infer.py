@@ -5,8 +5,10 @@
     nbf-infer --mode=fit --input='maps/*.png' --saved_model=export/ --output_dir=out
     nbf-infer --input=photos/ --fitting_run=runs/up3d --segmentation_run=runs/seg \
         --output_dir=out                        # people found by BlazePose
+    nbf-infer --mode=keypoints_fit --input=photos/ --fitting_run=runs/joints14 --output_dir=out
 
-Without --keypoints or --boxes, segment_fit finds the people with the BlazePose
+keypoints_fit fits a joints14 run to each person's 14 landmarks instead of a
+part map. Without --keypoints or --boxes, both find the people with the BlazePose
 detector (--detector=blazepose, the default then; model files from `nbf-models
 fetch`) and writes their keypoints as OpenPose JSON to <output_dir>/keypoints/,
 which a later run can take as --keypoints. --detector=none takes every image as
@@ -35,10 +37,10 @@ KEYPOINTS = flags.DEFINE_string("keypoints", None, "OpenPose JSON (file or folde
 BOXES = flags.DEFINE_string("boxes", None, "Person boxes, JSON {image: [[x0, y0, x1, y1]]} or "
                             "CSV image,x0,y0,x1,y1 (segment_fit).")
 DETECTOR = flags.DEFINE_enum("detector", None, ["blazepose", "none"], "Who finds the people "
-                             "in segment_fit without --keypoints/--boxes (default blazepose).")
-MODE = flags.DEFINE_enum("mode", "segment_fit", ["fit", "segment_fit"],
+                             "in photographs without --keypoints/--boxes (default blazepose).")
+MODE = flags.DEFINE_enum("mode", "segment_fit", ["fit", "segment_fit", "keypoints_fit"],
                          "segment_fit: images -> part maps -> bodies; fit: 12-part colour maps "
-                         "or label maps -> bodies.")
+                         "or label maps -> bodies; keypoints_fit: landmarks -> bodies.")
 FITTING_RUN = flags.DEFINE_string("fitting_run", None, "Fitting-network training run.")
 SEGMENTATION_RUN = flags.DEFINE_string("segmentation_run", None, "Segmentation training run "
                                        "(segment_fit).")
@@ -70,8 +72,8 @@ def _detector():
     """The BlazePose detector, or None when the people come from elsewhere."""
     given = KEYPOINTS.value or BOXES.value
     if DETECTOR.value == "blazepose" and (given or MODE.value == "fit"):
-        sys.exit("nbf-infer: --detector=blazepose finds people for --mode=segment_fit when "
-                 "no --keypoints or --boxes are given")
+        sys.exit("nbf-infer: --detector=blazepose finds people in photographs (segment_fit, "
+                 "keypoints_fit) when no --keypoints or --boxes are given")
     if given or MODE.value == "fit" or DETECTOR.value == "none":
         return None
     try:

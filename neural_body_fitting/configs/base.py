@@ -45,6 +45,14 @@ def default_config():
             "scale_range": (0.9, 1.1),
             "max_rotation": 45.0,  # Degrees, either way.
         }),
+        # Ours: detector-like corruption of the landmarks that joint maps
+        # (joints14/24) draw in training (data.keypoint_noise; the
+        # `keypoints_fit` experiment sets measured values). Off by default.
+        "keypoint_corruption": ml_collections.ConfigDict({
+            "jitter": 0.0,     # Per-axis standard deviation, fraction of the person's size.
+            "swap_rate": 0.0,  # Probability that a person's left and right are exchanged.
+            "drop_rate": 0.0,  # Probability that a landmark is missing.
+        }),
     })
     config.model = ml_collections.ConfigDict({
         "body_model": "",  # "" uses $NBF_SMPL_MODEL or the synthetic model.
@@ -157,6 +165,12 @@ def validate(config):
     losses.check_loss_terms(terms, config.data.num_landmarks, "config.loss.terms")
     for key, (low, high, closed) in NUMERIC_RANGES.items():
         _check_range(config, key, low, high, closed)
+    corruption = config.data.keypoint_corruption
+    if (corruption.jitter or corruption.swap_rate or corruption.drop_rate) and (
+            not config.data.input_type.startswith("joints")):
+        raise ValueError("config.data.keypoint_corruption: corrupts the landmarks of joint "
+                         f"maps (input types joints14, joints24), not "
+                         f"'{config.data.input_type}'")
     if config.runtime.max_steps == 0 and config.runtime.max_epochs < 1:
         raise ValueError("config.runtime.max_epochs: must be >= 1 when config.runtime.max_steps "
                          f"is 0, got {config.runtime.max_epochs}")
@@ -204,6 +218,9 @@ NUMERIC_RANGES = {
     "runtime.validation_freq": (0, math.inf, True),
     "data.augment.flip_probability": (0.0, 1.0, True),
     "data.augment.max_rotation": (0.0, 180.0, True),
+    "data.keypoint_corruption.jitter": (0.0, 1.0, True),
+    "data.keypoint_corruption.swap_rate": (0.0, 1.0, True),
+    "data.keypoint_corruption.drop_rate": (0.0, 1.0, True),
 }
 
 

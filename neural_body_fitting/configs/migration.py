@@ -38,7 +38,8 @@ FLAT_KEYS = {
 }
 
 # Keys that 0.2 did not have: a 0.2 run gets their defaults.
-NEW_SINCE_0_2 = ("runtime.compile_body_model",)
+NEW_SINCE_0_2 = ("runtime.compile_body_model", "data.keypoint_corruption.jitter",
+                 "data.keypoint_corruption.swap_rate", "data.keypoint_corruption.drop_rate")
 
 # Words users write for a key, suggested as the key (`utils.registry.did_you_mean`).
 SYNONYMS = {

@@ -10,8 +10,9 @@ from neural_body_fitting.utils import lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submodules=("augment", "encodings", "fitting_inputs", "layout", "segmentation_inputs",
-                "pose_bank_builder", "statistics", "synthesis", "up3d"),
+    submodules=("augment", "encodings", "fitting_inputs", "keypoint_noise", "layout",
+                "segmentation_inputs", "pose_bank_builder", "statistics", "synthesis",
+                "tf_data", "up3d"),
     exports={"fitting_inputs": ("FittingInputs", "Split", "load_split", "rotation_matrices",
                                 "latent_statistics", "make_dataset")},
 )

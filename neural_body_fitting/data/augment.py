@@ -14,7 +14,6 @@ pixel centres at integers, which the matrices below account for.
 import numpy as np
 import tensorflow as tf
 
-from neural_body_fitting import constants
 from neural_body_fitting.data import encodings
 
 
@@ -98,7 +97,6 @@ def augment(seed, image, labels=None, joints_2d=None, granularity=12, output_siz
         homogeneous = tf.concat([joints_2d, tf.ones_like(joints_2d[:, :1])], axis=1)
         moved = tf.linalg.matvec(inverse[None], homogeneous)[:, :2]
         if joint_mirror is None:
-            joint_mirror = {14: constants.MIRROR_LANDMARKS14,
-                            24: constants.MIRROR_JOINTS}[int(joints_2d.shape[0])]
+            joint_mirror = encodings.landmark_mirror(int(joints_2d.shape[0]))
         result["joints_2d"] = tf.where(flipped, tf.gather(moved, joint_mirror), moved)
     return result

@@ -185,12 +185,24 @@ def joint_colours(num_joints):
     return _hue_table(num_joints)[1:]
 
 
+def landmark_mirror(num_landmarks):
+    """[L] int64: the landmark each one becomes under a left/right mirror.
+
+    14: the original's landmarks (`constants.LANDMARK14_NAMES`); 24: SMPL's joints.
+    """
+    mirrors = {14: constants.MIRROR_LANDMARKS14, 24: constants.MIRROR_JOINTS}
+    if num_landmarks not in mirrors:
+        raise ValueError(f"landmark sets have 14 or 24 landmarks, got {num_landmarks}")
+    return mirrors[num_landmarks]
+
+
 def draw_joint_map(joints_2d, size=constants.FIT_SIZE, radius=3):
     """Joint map: discs of radius `radius` px at each 2D joint [L, 2] (pixels) on black.
 
     A pixel belongs to a disc when its centre (col + 0.5, row + 0.5) lies
     within `radius` of the joint; a later joint covers an earlier one where
-    discs overlap. Returns uint8 [size, size, 3].
+    discs overlap. A joint at NaN (not detected) is not drawn. Returns uint8
+    [size, size, 3].
     """
     joints_2d = np.asarray(joints_2d, np.float64)
     centres = np.arange(size) + 0.5
@@ -202,19 +214,24 @@ def draw_joint_map(joints_2d, size=constants.FIT_SIZE, radius=3):
 
 
 def draw_joint_map_tf(joints_2d, size=constants.FIT_SIZE, radius=3):
-    """TF `draw_joint_map`: joints [L, 2] (pixels, L known) -> uint8 [size, size, 3]."""
+    """TF `draw_joint_map`: joints [..., L, 2] (pixels, L known) -> uint8 [..., size, size, 3].
+
+    Leading dimensions are a batch of maps.
+    """
     import tensorflow as tf
 
-    num_joints = joints_2d.shape[0]
+    joints_2d = tf.cast(joints_2d, tf.float32)
+    num_joints = joints_2d.shape[-2]
     colours = tf.constant(joint_colours(num_joints), tf.float32)
     centres = tf.range(size, dtype=tf.float32) + 0.5
-    dx = centres[None, None, :] - tf.cast(joints_2d[:, 0], tf.float32)[:, None, None]
-    dy = centres[None, :, None] - tf.cast(joints_2d[:, 1], tf.float32)[:, None, None]
-    inside = tf.cast(dx * dx + dy * dy <= radius * radius, tf.float32)  # [L, H, W]
+    dx = centres[None, :] - joints_2d[..., 0, None, None]  # [..., L, 1, W]
+    dy = centres[:, None] - joints_2d[..., 1, None, None]  # [..., L, H, 1]
+    # NaN compares false: an undetected joint covers no pixel.
+    inside = tf.cast(dx * dx + dy * dy <= radius * radius, tf.float32)  # [..., L, H, W]
     # The last joint drawn wins where discs overlap, as in the NumPy drawing.
     order = tf.range(1, num_joints + 1, dtype=tf.float32)[:, None, None]
-    winner = tf.argmax(inside * order, axis=0)
-    image = tf.gather(colours, winner) * tf.reduce_max(inside, axis=0)[..., None]
+    winner = tf.argmax(inside * order, axis=-3)
+    image = tf.gather(colours, winner) * tf.reduce_max(inside, axis=-3)[..., None]
     return tf.cast(image, tf.uint8)
 
 

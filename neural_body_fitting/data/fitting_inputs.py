@@ -11,7 +11,8 @@ training starts, or skipped and counted with `skip_bad_samples=True`.
                          without it, 1/3/6 parts are regrouped from the colour map
   'joints14|24'          discs of radius 3 px at the stored 2D landmarks (14: the
                          original's; 24: SMPL's joints, from a dataset written
-                         with 24 landmarks)
+                         with 24 landmarks); with `FittingInputs.corruption`
+                         at detector-like corrupted landmarks (`data.keypoint_noise`)
   'rgb'                  the 512 crop resized bilinearly
 
 All inputs are 224 x 224 x 3 in [-1, 1] (`encodings.scale_input`); maps are
@@ -31,7 +32,7 @@ from absl import logging
 
 from neural_body_fitting import constants, geometry
 from neural_body_fitting.body import parameter_records
-from neural_body_fitting.data import encodings, layout
+from neural_body_fitting.data import encodings, keypoint_noise, layout, tf_data
 from neural_body_fitting.utils import images
 
 
@@ -267,14 +268,20 @@ class FittingInputs:
     # subtracted from the latent target, or None.
     latent_mean: np.ndarray = None
     cache: bool = False  # Keep decoded inputs in memory after the first pass.
+    # Detector-like corruption of the landmarks a joint map draws
+    # (`data.keypoint_noise`), or None: the exact landmarks.
+    corruption: keypoint_noise.KeypointCorruption = None
 
     @classmethod
-    def from_config(cls, config, latent_mean=None):
+    def from_config(cls, config, latent_mean=None, corrupt=False):
+        """The inputs of `config`; `corrupt`: with its keypoint corruption (training)."""
         fitting = config.model.fitting
+        corruption = keypoint_noise.KeypointCorruption.from_config(config)
         return cls(input_type=config.data.input_type, input_size=int(config.data.input_size),
                    rotation_mode=parameter_records.rotation_mode(fitting.use_absrot),
                    latent_components=fitting.latent_components, latent_mean=latent_mean,
-                   cache=bool(config.runtime.cache_inputs))
+                   cache=bool(config.runtime.cache_inputs),
+                   corruption=corruption if corrupt and corruption.active else None)
 
 
 def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
@@ -284,7 +291,8 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
 
     Args:
       split_data: a `Split` from `load_split`.
-      inputs: `FittingInputs`: input type and size, the latent target, caching.
+      inputs: `FittingInputs`: input type and size, the latent target, caching,
+        keypoint corruption.
       input_context: a tf.distribute.InputContext; shards the samples.
       skip_batches: batches to skip at the start (to resume a run where it
         stopped); the records are skipped before decoding, so this is cheap.
@@ -318,11 +326,19 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
     if input_context is not None:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     build_input = _input_builder(input_type, has_labels)
+    corruption = inputs.corruption
+    if corruption is not None and encodings.parse_input_type(input_type)[0] != "joints":
+        raise ValueError(f"keypoint corruption applies to joint maps; input type "
+                         f"'{input_type}' draws none")
 
     method = "bilinear" if input_type == "rgb" else "nearest"
 
-    def add_input(element):
-        image = build_input(element["path"], element["landmarks_2d"])
+    def add_input(element, position=None):
+        landmarks_2d = element["landmarks_2d"]  # Stays the loss's target, uncorrupted.
+        if position is not None:
+            landmarks_2d = keypoint_noise.corrupt_landmarks(
+                tf.stack([tf.constant(seed, tf.int64), position]), landmarks_2d, corruption)
+        image = build_input(element["path"], landmarks_2d)
         if input_size != constants.FIT_SIZE:
             image = tf.cast(tf.image.resize(image, [input_size, input_size], method=method),
                             tf.uint8)
@@ -333,7 +349,13 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
 
     decode = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     skipped = skip_batches * batch_size
-    if inputs.cache:  # Decode once, keep the 224 px inputs in memory, shuffle them.
+    if corruption is not None:
+        # Drawn anew at every pass, each sample's corruption seeded by its
+        # position in the stream (so a resumed run continues it); nothing to cache.
+        ds = shuffled(ds) if shuffle else ds
+        ds = (ds.repeat() if repeat else ds).enumerate().skip(skipped)
+        ds = ds.map(lambda position, element: add_input(element, position), **decode)
+    elif inputs.cache:  # Decode once, keep the 224 px inputs in memory, shuffle them.
         ds = ds.map(add_input, **decode).cache()
         ds = shuffled(ds) if shuffle else ds
         ds = (ds.repeat() if repeat else ds).skip(skipped)
@@ -344,12 +366,4 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
     ds = ds.map(lambda e: {**e, "input": encodings.scale_input_tf(e["input"])},
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-    if inputs.cache:
-        # Once the inputs are in memory there is little left to tune, and
-        # tf.data's autotuning thread makes freeing an iterator that was read
-        # while the CPU was busy (training) wait out the thread's current
-        # sleep: up to a minute (measured 17-42 s when a Trainer is freed).
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        ds = ds.with_options(options)
-    return ds
+    return tf_data.without_autotune(ds)

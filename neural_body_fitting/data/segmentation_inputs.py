@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_body_fitting import constants
-from neural_body_fitting.data import augment, encodings, fitting_inputs, layout
+from neural_body_fitting.data import augment, encodings, fitting_inputs, layout, tf_data
 
 
 @dataclasses.dataclass
@@ -132,4 +132,5 @@ def make_segmentation_dataset(loaded, batch_size, input_size=constants.CROP_SIZE
     if not cache:
         ds = ds.map(lambda position, element: (position, decoded(element)), **parallel)
     ds = ds.map(finish, **parallel)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return tf_data.without_autotune(
+        ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE))

@@ -164,20 +164,22 @@ def load_run_model(config, model_dir, baseline=False, allow_run_changes=False):
 
 
 def run_evaluation(config, model_dir, split, baseline=False, output=True,
-                   allow_run_changes=False):
+                   allow_run_changes=False, corruption=None):
     """Evaluates the run in `model_dir` on `split` of `config.runtime.dataset_root`; returns
     the summary.
 
     Writes `<model_dir>/eval_<split>_<dataset>[_baseline].{npz,csv,json}`, the dataset
-    named by its folder (`runs.dataset_name`).
+    named by its folder (`runs.dataset_name`). `corruption`: a
+    `data.keypoint_noise.KeypointCorruption` to evaluate a joint-map run on
+    detector-like landmarks instead of exact ones (its files get the level's tag).
     """
     name = runs.dataset_name(config.runtime.dataset_root)
     return run_evaluations(config, model_dir, split, {name: config.runtime.dataset_root},
-                           baseline, output, allow_run_changes)[name]
+                           baseline, output, allow_run_changes, corruption)[name]
 
 
 def run_evaluations(config, model_dir, split, roots, baseline=False, output=True,
-                    allow_run_changes=False):
+                    allow_run_changes=False, corruption=None):
     """Evaluates the run on `split` of each dataset of `roots` ({name: root}), loading it once.
 
     Returns {name: summary}; writes `<model_dir>/eval_<split>_<name>[_baseline].*`.
@@ -191,19 +193,24 @@ def run_evaluations(config, model_dir, split, roots, baseline=False, output=True
         on_root.runtime.dataset_root = root
         runs.check_data_matches_model(runs.dataset_identity(root, split),
                                       model.smpl.body_model, config.data.num_landmarks)
-        dataset, num_samples = evaluation_dataset(on_root, split, stats_mean)
+        dataset, num_samples = evaluation_dataset(on_root, split, stats_mean,
+                                                  corruption=corruption)
+        variant = corruption.tag if corruption is not None and corruption.active else ""
         summaries[name] = evaluate(model, dataset, num_samples, config,
-                                   runs.evaluation_path(model_dir, split, name, baseline)
-                                   if output else None,
+                                   runs.evaluation_path(model_dir, split, name, baseline,
+                                                        variant) if output else None,
                                    truth_layer, predict)[0]
     return summaries
 
 
-def evaluation_dataset(config, split, stats_mean, cache=False):
-    """(unshuffled batches of `split`, its number of samples) for `evaluate`."""
+def evaluation_dataset(config, split, stats_mean, cache=False, corruption=None):
+    """(unshuffled batches of `split`, its number of samples) for `evaluate`; `corruption`
+    (a `KeypointCorruption`) corrupts the landmarks of joint maps, seeded by the config."""
     loaded = data.load_split(config.runtime.dataset_root, split, config.data.input_type,
                              config.runtime.skip_bad_samples, config.data.num_landmarks)
-    inputs = dataclasses.replace(data.FittingInputs.from_config(config, stats_mean), cache=cache)
+    inputs = dataclasses.replace(data.FittingInputs.from_config(config, stats_mean), cache=cache,
+                                 corruption=corruption if corruption and corruption.active
+                                 else None)
     dataset = data.make_dataset(loaded, inputs, batch_size=config.optim.batch_size,
                                 shuffle=False, repeat=False, drop_remainder=False)
     return dataset, len(loaded.ids)

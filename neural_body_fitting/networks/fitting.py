@@ -44,6 +44,9 @@ class FittingOptions:
     seed: int = constants.SEED  # The initial weights.
     # The encoder in float16; the head, SVD, SMPL and projection stay float32.
     mixed_precision: bool = False
+    # What the network reads (`encodings.INPUT_TYPES`): serving draws it so
+    # (parts12 from photos or part maps, joints14 from detected landmarks).
+    input_type: str = "parts12"
 
     def __post_init__(self):
         if self.num_landmarks not in (14, 24):
@@ -57,7 +60,8 @@ class FittingOptions:
                    bn_decay=float(config.model.bn_decay), use_absrot=bool(fitting.use_absrot),
                    use_svd=bool(fitting.use_svd), num_landmarks=int(config.data.num_landmarks),
                    latent_components=fitting.latent_components, seed=int(config.optim.seed),
-                   mixed_precision=bool(config.optim.mixed_precision))
+                   mixed_precision=bool(config.optim.mixed_precision),
+                   input_type=config.data.input_type)
 
     @property
     def rotation_mode(self):

@@ -8,6 +8,15 @@ Signatures (outputs as in `serving.graph`, vertices always included):
                 when there is a segmenter, else colour-coded part maps through
                 `fit`; other sizes are resized (bilinear for crops, nearest for maps)
 
+for a fitting network that reads part maps (`parts12`); for one that reads
+joint maps (`joints14`) instead:
+
+  keypoints_fit landmarks float32 [B, 14, 2] in the 512 crop's pixels, NaN
+                where not detected (`Predictor.keypoints_fit` turns confidences
+                into NaN)
+
+`input_type` (string) says which.
+
 The SMPL layer is inside, with the body model's arrays as weights: an
 export made with the real SMPL model carries SMPL's data and falls under its
 licence. `faces` (int32 [F, 3]) is stored beside the functions.
@@ -39,6 +48,21 @@ class InferenceModule(tf.Module):
         self.segmenter = segmenter
         self.faces = tf.Variable(model.smpl.body_model.faces.astype("int32"), trainable=False,
                                  name="faces")
+        input_type = model.options.input_type
+        self.input_type = tf.Variable(input_type, trainable=False, name="input_type")
+        if input_type == "joints14":
+            if segmenter is not None:
+                raise ValueError("a fitting run that reads joints14 takes detected landmarks, "
+                                 "not a segmenter's part maps: export it without one")
+            self.keypoints_fit = tf.function(
+                lambda landmarks: graph.keypoints_fit(model, landmarks, True),
+                input_signature=[tf.TensorSpec([None, 14, 2], tf.float32, name="landmarks")],
+                autograph=False)
+            self._signature_names = ("keypoints_fit",)
+            return
+        if input_type != "parts12":
+            raise ValueError(f"the fitting run reads {input_type}; the inference takes part "
+                             "maps (parts12) or detected landmarks (joints14)")
         fit_size, crop_size = constants.FIT_SIZE, constants.CROP_SIZE
         self.fit = tf.function(lambda part_maps: graph.fit(model, part_maps, True),
                                input_signature=[tf.TensorSpec([None, fit_size, fit_size, 3],
@@ -51,6 +75,8 @@ class InferenceModule(tf.Module):
                                                name="images")], autograph=False)
         self.serve_bytes = tf.function(self._serve_bytes, input_signature=[
             tf.TensorSpec([None], tf.string, name="encoded")], autograph=False)
+        self._signature_names = (("fit", "segment_fit", "serve_bytes") if segmenter is not None
+                                 else ("fit", "serve_bytes"))
 
     def _serve_bytes(self, encoded):
         if self.segmenter is not None:
@@ -62,9 +88,8 @@ class InferenceModule(tf.Module):
         return self.fit(maps)
 
     def signatures(self):
-        names = ("fit", "segment_fit", "serve_bytes") if self.segmenter is not None else (
-            "fit", "serve_bytes")
-        return {name: getattr(self, name).get_concrete_function() for name in names}
+        return {name: getattr(self, name).get_concrete_function()
+                for name in self._signature_names}
 
 
 def export_saved_model(path, model, segmenter=None):

@@ -11,6 +11,8 @@ Every function returns a dict of tensors, per person:
   smpl_joints_2d [B, 24, 2]  their projection into the 512 crop (the original camera)
   part_labels [B, n, n]    uint8: stage 1's labels (segment_fit, n = 512) or the
                            fitting input's (fit, n = 224)
+  joint_map [B, 224, 224, 3]  uint8: the drawn landmarks (keypoints_fit, instead
+                           of part_labels)
   vertices [B, V, 3]       with `return_vertices`
 """
 import tensorflow as tf
@@ -49,6 +51,20 @@ def fit(model, colour_maps, return_vertices=False):
     inputs = handover.fitting_input(fit_maps, model.options.input_size)
     result = body_outputs(model, inputs, return_vertices)
     result["part_labels"] = tf.cast(encodings.decolourise_tf(fit_maps), tf.uint8)
+    return result
+
+
+def keypoints_fit(model, landmarks, return_vertices=False):
+    """Stage 2 on landmarks [B, L, 2] in the 512 crop's pixels (NaN: not detected).
+
+    They are drawn at 224 exactly as training draws a `joints<L>` input
+    (`encodings.draw_joint_map_tf`, undetected ones left out), then fitted.
+    """
+    scale = constants.FIT_SIZE / constants.CROP_SIZE
+    joint_map = encodings.draw_joint_map_tf(tf.cast(landmarks, tf.float32) * scale)
+    result = body_outputs(model, handover.fitting_input(joint_map, model.options.input_size),
+                          return_vertices)
+    result["joint_map"] = joint_map
     return result
 
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 import tqdm
 
 from neural_body_fitting import constants
+from neural_body_fitting.data import tf_data
 from neural_body_fitting.serving import crops, detected, gallery, inputs, outputs, people
 from neural_body_fitting.utils.images import DEFAULT_MAX_MEGAPIXELS
 
@@ -40,24 +41,31 @@ class Summary:
 
 
 def _item_dataset(items, mode):
-    """Batches-to-be of (index, input uint8 [S, S, 3], transform [4], error string)."""
+    """Batches-to-be of (index, image uint8 [S, S, 3], transform [4], landmarks [14, 3]
+    in the crop (keypoints_fit; zeros otherwise), error string)."""
     size = constants.FIT_SIZE if mode == "fit" else constants.CROP_SIZE
 
     def load(index):
         item = items[int(index)]
         try:
             image, transform = inputs.load_item(item, mode)
-            return image, transform.as_array(), b""
+            landmarks = np.zeros((14, 3))
+            if mode == "keypoints_fit":
+                landmarks = np.concatenate([transform.to_crop(item.landmarks14[:, :2]),
+                                            item.landmarks14[:, 2:]], axis=1)
+            return image, transform.as_array(), landmarks, b""
         except (OSError, ValueError) as error:
-            return (np.zeros((size, size, 3), np.uint8), np.zeros(4), str(error).encode())
+            return (np.zeros((size, size, 3), np.uint8), np.zeros(4), np.zeros((14, 3)),
+                    str(error).encode())
 
     def load_tensors(index):
-        image, transform, error = tf.numpy_function(load, [index],
-                                                    (tf.uint8, tf.float64, tf.string))
+        image, transform, landmarks, error = tf.numpy_function(
+            load, [index], (tf.uint8, tf.float64, tf.float64, tf.string))
         image.set_shape([size, size, 3])
         transform.set_shape([4])
+        landmarks.set_shape([14, 3])
         error.set_shape([])
-        return index, image, transform, error
+        return index, image, transform, landmarks, error
 
     return tf.data.Dataset.range(len(items)).map(
         load_tensors, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -72,11 +80,12 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
       predictor: a `serving.Predictor` (with a segmenter for `segment_fit`).
       input_pattern: a folder, glob pattern or image file.
       output_dir: where `images/` and `index.html` go.
-      mode: 'fit' (part maps or label maps) or 'segment_fit' (images).
-      people_file: keypoints or boxes (see `serving.people`), `segment_fit` only.
+      mode: 'fit' (part maps or label maps), 'segment_fit' (images) or
+        'keypoints_fit' (images whose people have landmarks; a joints14 run).
+      people_file: keypoints or boxes (see `serving.people`); not for `fit`.
       batch_size: people per network call.
       overwrite: redo people whose outputs exist.
-      detector: finds the people when there is no `people_file` (`segment_fit` only;
+      detector: finds the people when there is no `people_file` (not for `fit`;
         `detect(image)` -> people with BlazePose landmarks, as `detection.Detector`).
       max_megapixels: larger images are refused (a failed item) before decoding.
     Returns:
@@ -85,13 +94,17 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
     if mode not in inputs.MODES:
         raise ValueError(f"mode must be one of {inputs.MODES}, got '{mode}'")
     if people_file and mode == "fit":
-        raise ValueError("keypoints and boxes crop images for segment_fit; part maps (fit) "
-                         "are used as given")
+        raise ValueError("keypoints and boxes crop photographs (segment_fit, keypoints_fit); "
+                         "part maps (fit) are used as given")
     if detector is not None and (people_file or mode == "fit"):
-        raise ValueError("the detector finds people in photographs for segment_fit, when no "
-                         "keypoints or boxes are given")
+        raise ValueError("the detector finds people in photographs (segment_fit, "
+                         "keypoints_fit), when no keypoints or boxes are given")
+    if mode == "keypoints_fit" and not (people_file or detector is not None):
+        raise ValueError("keypoints_fit fits each person's landmarks: give keypoints or a "
+                         "detector")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise NotADirectoryError(f"output folder {output_dir}: a file, not a folder")
+    predictor.check_mode(mode)
     start = time.perf_counter()
     paths, notes, failed = inputs.list_images(input_pattern), [], []
     if detector is not None:
@@ -104,6 +117,10 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
         people_by_image = people.read_people(people_file) if people_file else None
     items = inputs.collect_items(paths, people_by_image, people_file or "the detections",
                                  max_megapixels)
+    if mode == "keypoints_fit":  # Boxes alone give no landmarks.
+        items = [item if item.error or item.landmarks14 is not None else dataclasses.replace(
+            item, error=f"{item.path}: person {item.person} has a box but no landmarks; "
+            "keypoints_fit needs keypoints") for item in items]
     summary = Summary([], [], failed + [(item.id, item.error) for item in items if item.error],
                       "", notes=notes)
     todo = []
@@ -114,15 +131,16 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
             summary.skipped.append(item.id)
         else:
             todo.append(item)
-    run = predictor.fit if mode == "fit" else predictor.segment_fit
-    batches = _item_dataset(todo, mode).batch(batch_size).prefetch(1)
+    run = {"fit": predictor.fit, "segment_fit": predictor.segment_fit,
+           "keypoints_fit": predictor.keypoints_fit}[mode]
+    batches = tf_data.without_autotune(_item_dataset(todo, mode).batch(batch_size).prefetch(1))
     # Writer threads render and write a batch while the networks run on the
     # next (OpenCV, NumPy and file I/O release the GIL); at most one batch
     # waits. Two threads halve the last batch's writes, which nothing overlaps.
     with tqdm.tqdm(total=len(todo), disable=not progress, unit="person") as bar, \
             concurrent.futures.ThreadPoolExecutor(max_workers=WRITER_THREADS) as writer:
         pending = []
-        for indices, images, transforms, errors in batches.as_numpy_iterator():
+        for indices, images, transforms, landmarks, errors in batches.as_numpy_iterator():
             good = []
             for k, (index, error) in enumerate(zip(indices, errors)):
                 if error:
@@ -130,8 +148,9 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
                 else:
                     good.append(k)
             if good:
-                batch = _predict(run, [todo[indices[k]] for k in good], images[good],
-                                 transforms[good], summary)
+                network_input = landmarks[good] if mode == "keypoints_fit" else images[good]
+                batch = _predict(run, [todo[indices[k]] for k in good], network_input,
+                                 images[good], transforms[good], summary)
                 _collect(pending, summary)
                 pending = [writer.submit(_write, output_dir, predictor.faces, mode, *batch, k)
                            for k in range(len(good))]
@@ -145,11 +164,12 @@ def run_inference(predictor, input_pattern, output_dir, mode="fit", people_file=
     return summary
 
 
-def _predict(run, items, images, transform_arrays, summary):
-    """(items, images, transforms, result) of a batch after the networks ran on it."""
+def _predict(run, items, network_input, images, transform_arrays, summary):
+    """(items, images, transforms, result) of a batch after the networks ran on its input
+    (the images, or the landmarks in the crops)."""
     transforms = [crops.CropTransform.from_array(row) for row in transform_arrays]
     tick = time.perf_counter()
-    result = run(images, transforms, return_vertices=True)
+    result = run(network_input, transforms, return_vertices=True)
     summary.seconds_predicting += time.perf_counter() - tick
     return items, images, transforms, result
 

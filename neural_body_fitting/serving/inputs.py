@@ -11,6 +11,9 @@ input, raising ValueError with a message for the user on bad pixels:
                cropped around its box, or already a 512 x 512 crop
   fit          a square 12-part colour map (exact part colours) or a label
                map (one channel, values 0..12), 8 bit; thumbnail-nearest to 224
+  keypoints_fit  a photograph as for segment_fit, with the person's 14
+               landmarks (from keypoints or the detector): the network reads the
+               landmarks, the crop is what the gallery shows
 """
 import dataclasses
 import glob
@@ -24,7 +27,7 @@ from neural_body_fitting.data import encodings
 from neural_body_fitting.serving import crops, handover, people
 from neural_body_fitting.utils import images
 
-MODES = ("fit", "segment_fit")
+MODES = ("fit", "segment_fit", "keypoints_fit")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MIN_SIDE = 32  # Smaller images cannot show a person (or a part map) usefully.
 

@@ -170,7 +170,9 @@ def write_person(output_dir, person_id, result, index, faces, crop, original, tr
     resolution = _rendering_resolution([(crop, crop_frame), (original, transform)])
     rendered, mask = render.render_shaded(vertices, faces, resolution)
     images.write_png(paths["crop"], crop)
-    images.write_png(paths["parts"], encodings.colourise(result["part_labels"][index]))
+    # What the fitting network read: the part map, or the drawn landmarks.
+    images.write_png(paths["parts"], result["joint_map"][index] if "joint_map" in result
+                     else encodings.colourise(result["part_labels"][index]))
     on_crop, _ = overlay_rendering(crop, rendered, mask, crop_frame)
     images.write_png(paths["overlay"], draw_joints(
         on_crop, crop_frame.to_original(result["smpl_joints_2d"][index])))

@@ -3,6 +3,7 @@
     predictor = Predictor.from_runs("runs/fit", segmentation_run="runs/seg")
     result = predictor.segment_fit(crops, transforms)      # uint8 [B, 512, 512, 3]
     result = predictor.fit(part_maps)    # [B, n, n, 3] colours or [B, n, n] labels
+    result = predictor.keypoints_fit(landmarks, transforms)  # [B, 14, 3] in the crops
     predictor = Predictor.from_saved_model("export/")      # the same, from `nbf-export`
 
 A result is a dict of NumPy arrays (see `serving.graph`) plus
@@ -11,7 +12,9 @@ A result is a dict of NumPy arrays (see `serving.graph`) plus
   crop_transform [B, 4]               (scale, centre x, centre y, 512) of `crops.CropTransform`
 
 Part maps are their own "original": without transforms their joints come
-back in the map's pixels.
+back in the map's pixels. Which calls a fitting run takes depends on what it
+was trained to read (`input_type`): `fit` and `segment_fit` a `parts12` run,
+`keypoints_fit` a `joints14` run.
 """
 import os
 
@@ -20,7 +23,7 @@ import tensorflow as tf
 
 from neural_body_fitting import constants, evaluation
 from neural_body_fitting.data import encodings
-from neural_body_fitting.serving import crops, graph, handover
+from neural_body_fitting.serving import crops, graph, handover, keypoints
 from neural_body_fitting.training import runs
 
 
@@ -80,14 +83,21 @@ class Predictor:
         if saved_model is not None:
             self.faces = saved_model.faces.numpy()
             self.has_segmenter = hasattr(saved_model, "segment_fit")
+            # Exports made before the input type was stored read part maps.
+            stored = getattr(saved_model, "input_type", None)
+            self.input_type = stored.numpy().decode() if stored is not None else "parts12"
         else:
             self.faces = np.asarray(model.smpl.body_model.faces)
             self.has_segmenter = segmenter is not None
-            self._fit = tf.function(lambda maps, vertices: graph.fit(model, maps, vertices),
-                                   autograph=False)
-            self._segment_fit = tf.function(
-                lambda images, vertices: graph.segment_fit(segmenter, model, images, vertices),
-                autograph=False)
+            self.input_type = model.options.input_type
+            functions = {
+                "fit": lambda maps, vertices: graph.fit(model, maps, vertices),
+                "segment_fit": lambda images, vertices: graph.segment_fit(
+                    segmenter, model, images, vertices),
+                "keypoints_fit": lambda landmarks, vertices: graph.keypoints_fit(
+                    model, landmarks, vertices)}
+            self._functions = {name: tf.function(function, autograph=False)
+                               for name, function in functions.items()}
 
     @classmethod
     def from_runs(cls, fitting_run, segmentation_run=None, body_model=None):
@@ -108,15 +118,24 @@ class Predictor:
             if not return_vertices:
                 outputs = {k: v for k, v in outputs.items() if k != "vertices"}
         else:
-            function = self._fit if name == "fit" else self._segment_fit
-            outputs = function(tf.constant(inputs), bool(return_vertices))
+            outputs = self._functions[name](tf.constant(inputs), bool(return_vertices))
         return {key: value.numpy() for key, value in outputs.items()}
+
+    def check_mode(self, mode):
+        """ValueError unless the fitting network reads what `mode` gives it."""
+        needed = "joints14" if mode == "keypoints_fit" else "parts12"
+        if self.input_type != needed:
+            use = ("keypoints_fit (--mode=keypoints_fit)" if self.input_type == "joints14"
+                   else "fit or segment_fit" if self.input_type == "parts12" else "no mode")
+            raise ValueError(f"{mode} needs a fitting run that reads {needed}; this one reads "
+                             f"{self.input_type}: use {use}")
 
     def fit(self, part_maps, transforms=None, return_vertices=False):
         """Stage 2 on part maps [B, n, n, 3] (colours) or [B, n, n] (labels), uint8.
 
         transforms: per map, its `CropTransform` (None: the map is the original).
         """
+        self.check_mode("fit")
         maps = _as_colour_maps(part_maps)
         size = maps.shape[1]
         if transforms is None:
@@ -130,12 +149,32 @@ class Predictor:
 
         transforms: per crop, its `CropTransform` (None: the crops are the originals).
         """
+        self.check_mode("segment_fit")
         if not self.has_segmenter:
             raise ValueError("segment_fit needs a segmenter (a segmentation run, or a "
                              "SavedModel exported with one)")
         images = _check_crops(images)
         transforms = transforms or [crops.CropTransform.identity()] * len(images)
         return _with_original_joints(self._run("segment_fit", images, return_vertices),
+                                     transforms)
+
+    def keypoints_fit(self, landmarks, transforms=None, return_vertices=False,
+                      min_confidence=keypoints.MIN_CONFIDENCE):
+        """Stage 2 on detected landmarks [B, 14, 3] (x, y, confidence) in the 512 crops' pixels.
+
+        Landmarks under `min_confidence` count as not detected and are not
+        drawn. transforms: per crop, its `CropTransform` (None: the crops are
+        the originals).
+        """
+        self.check_mode("keypoints_fit")
+        landmarks = np.asarray(landmarks, np.float64)
+        if landmarks.ndim != 3 or landmarks.shape[1:] != (14, 3):
+            raise ValueError("landmarks must be [B, 14, 3] (x, y, confidence) in the crop's "
+                             f"pixels, got shape {list(landmarks.shape)}")
+        detected = landmarks[..., 2:] >= min_confidence
+        points = np.where(detected, landmarks[..., :2], np.nan).astype(np.float32)
+        transforms = transforms or [crops.CropTransform.identity()] * len(points)
+        return _with_original_joints(self._run("keypoints_fit", points, return_vertices),
                                      transforms)
 
 

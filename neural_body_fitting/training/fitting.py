@@ -65,7 +65,8 @@ class FittingTask:
         self.config = run.config
         self.term_names = tuple(self.config.loss.terms)
         self.stats_mean, self.stats_std = run.statistics
-        self.inputs = data.FittingInputs.from_config(self.config, self.stats_mean)
+        # Training inputs: with the config's keypoint corruption, if any.
+        self.inputs = data.FittingInputs.from_config(self.config, self.stats_mean, corrupt=True)
         self.latent_std = tf.constant(parameter_records.latent_from_statistics(
             self.stats_std, self.config.model.fitting.latent_components))
         # Loaded now: importing inside the traced step would go through AutoGraph.

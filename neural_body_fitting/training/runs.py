@@ -116,10 +116,12 @@ def dataset_name(root):
     return os.path.basename(os.path.normpath(os.path.abspath(root)))
 
 
-def evaluation_path(model_dir, split, dataset, baseline=False):
-    """The path prefix `<model_dir>/eval_<split>_<dataset>[_baseline]` of an evaluation's
-    files: named by dataset too, so evaluating a run on another dataset keeps the first's."""
-    return os.path.join(model_dir, f"eval_{split}_{dataset}" + ("_baseline" if baseline else ""))
+def evaluation_path(model_dir, split, dataset, baseline=False, variant=""):
+    """The path prefix `<model_dir>/eval_<split>_<dataset>[_baseline][_<variant>]` of an
+    evaluation's files: named by dataset too, so evaluating a run on another dataset keeps
+    the first's; `variant` names changed inputs (`KeypointCorruption.tag`)."""
+    name = f"eval_{split}_{dataset}" + ("_baseline" if baseline else "")
+    return os.path.join(model_dir, name + (f"_{variant}" if variant else ""))
 
 
 def body_model_identity(model):
