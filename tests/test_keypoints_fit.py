@@ -43,10 +43,11 @@ def joints_predictor(joints_run):
 
 
 def corrupted(landmarks, corruption, count):
-    """[count, L, 2] corruptions of one sample's landmarks [L, 2], seeds (7, k)."""
-    return np.stack([keypoint_noise.corrupt_landmarks(tf.constant([7, k], tf.int64), landmarks,
-                                                      corruption).numpy()
-                     for k in range(count)])
+    """[count, L, 2] corruptions of one sample's landmarks [L, 2], seeds (7, k), drawn in
+    a tf.data map as the training pipeline draws them."""
+    seeded = tf.data.Dataset.range(count).map(lambda k: keypoint_noise.corrupt_landmarks(
+        tf.stack([tf.constant(7, tf.int64), k]), landmarks, corruption))
+    return next(iter(seeded.batch(count))).numpy()
 
 
 # --- Corruption -----------------------------------------------------------------------------

@@ -13,9 +13,9 @@ has no synthetic-to-real gap of pixels; what remains is the detector's error:
   and the median length of a 2D Gaussian error is 1.18 sigma, so
   sigma = 12.2 / 1.18 / 440 = 0.024.
 - swap_rate 0.1, chosen: the detector swapped left and right on half the
-  faceless synthetic bodies but on none of the real people with a face that
-  we checked; training with a few swaps teaches tolerance without teaching
-  that the sides mean nothing.
+  faceless synthetic bodies, but kept them right on the real astronaut,
+  whose face shows; training with a few swaps teaches tolerance without
+  teaching that the sides mean nothing.
 - drop_rate 0.05, chosen: a landmark left out now and then (landmarks
   outside the crop are never drawn anyway).
 
