@@ -2,6 +2,7 @@
 was expected, and changes nothing already written (hashes before and after)."""
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from test_reliability import snapshot
 
 from neural_body_fitting import evaluation, serving, training
 from neural_body_fitting.configs import reproduce
-from neural_body_fitting.data import statistics, synthesis
+from neural_body_fitting.data import layout, statistics, synthesis
 from neural_body_fitting.reproduction import budget, cache
 from neural_body_fitting.serving import people
 from neural_body_fitting.training import runs
@@ -235,3 +236,48 @@ def test_8_a_refused_nbf_train_creates_nothing(datasets, tmp_path):
     assert result.returncode != 0
     assert "the data has 14 landmarks, the config expects 24" in result.stderr
     assert not model_dir.exists()
+
+
+def test_8_a_resume_on_a_copy_with_damaged_parameter_files_is_refused(trained_run, datasets,
+                                                                        tmp_path):
+    config, run_dir = trained_run
+    run_copy = test_reliability.copy_of(run_dir, tmp_path)
+    data_copy = str(tmp_path / "data_copy")
+    shutil.copytree(datasets[0], data_copy)
+    resumed = config.copy_and_resolve_references()
+    resumed.runtime.dataset_root = data_copy
+    resumed.runtime.max_steps = 3
+    # An intact copy is the same data: it resumes.
+    assert training.Trainer(resumed, run_copy, progress=False).step == 2
+    sample_id = layout.read_split_list(data_copy, "train")[1][0]
+    damaged = layout.sample_paths(data_copy, sample_id)["smplparams"]
+    size = os.path.getsize(damaged)
+    with open(damaged, "wb") as stream:  # Same size, finite, absurd: 1e27 everywhere.
+        stream.write(np.full(size // 8, 1e27).tobytes())
+    before = snapshot(run_copy)
+    with pytest.raises(runs.RunMismatchError, match=(
+            rf"training data: the files of split 'train' in {data_copy} differ from those "
+            rf"the run was trained on \({datasets[0]}\): damaged, replaced or regenerated")):
+        training.Trainer(resumed, run_copy, progress=False)
+    assert snapshot(run_copy) == before
+
+
+def test_8_a_hand_edited_run_record_is_refused_by_its_checkpoints(trained_run, tmp_path):
+    config, run_dir = trained_run
+    run_copy = test_reliability.copy_of(run_dir, tmp_path)
+    path = runs.record_path(run_copy)
+    with open(path) as stream:
+        record = json.load(stream)
+    record["config"]["data"]["input_type"] = "parts6"
+    with open(path, "w") as stream:
+        json.dump(record, stream)
+    edited = config.copy_and_resolve_references()
+    edited.data.input_type = "parts6"  # The command agrees with the edited record.
+    before = snapshot(run_copy)
+    message = (f"{path}: its config, body model or data are not those the latest checkpoint "
+               r"\(ckpt-2\) was trained for: the file was edited")
+    with pytest.raises(runs.RunMismatchError, match=message):
+        training.Trainer(edited, run_copy, progress=False)
+    with pytest.raises(runs.RunMismatchError, match=message):
+        evaluation.run_evaluation(edited, run_copy, "val")
+    assert snapshot(run_copy) == before

@@ -178,6 +178,9 @@ class Trainer:
         steps_per_epoch = max(len(self.run.split.ids) // config.optim.batch_size, 1)
         self.max_steps = (config.runtime.max_steps
                           or config.runtime.max_epochs * steps_per_epoch)
+        # Which record the checkpoints are trained for (`runs.record_digest`); a
+        # string, so made outside the strategy's scope, where variables are mirrored.
+        self.record_digest = tf.Variable("", trainable=False, name="run_record")
         with self.strategy.scope():
             self.model = self.task.build_model()
             optimizer = Adam(learning_rate(config, self.max_steps), beta_1=config.optim.beta1)
@@ -186,6 +189,7 @@ class Trainer:
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
             self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                                  run_record=self.record_digest,
                                                   **self.task.checkpoint_objects())
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, model_dir, max_to_keep=config.runtime.keep_checkpoints,
@@ -193,6 +197,7 @@ class Trainer:
         self.task.after_restore(self.model,
                                 checkpoints.restore_latest(self.checkpoint, self.manager))
         self._write_run()
+        self.record_digest.assign(runs.record_digest(runs.read_record(model_dir)))
         self.dataset = self._distributed_inputs()
         self.iterator = iter(self.dataset)
         self.writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
