@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from serving_helpers import untrained_fitting_run
 
 from neural_body_fitting import cli
 from neural_body_fitting.cli import startup
@@ -82,6 +83,17 @@ def test_commands_run_from_the_built_package_without_start_up_noise(built_packag
     assert verbose.returncode == 0, verbose.stderr
     # --verbosity lets TensorFlow's own start-up messages through: the noise hidden above.
     assert any(word in verbose.stderr for word in START_UP_NOISE), verbose.stderr
+
+
+def test_a_saving_command_prints_only_its_own_line(built_package, tmp_path):
+    """nbf-export writes a SavedModel, whose savers log each file at INFO."""
+    fitting_run = untrained_fitting_run(str(tmp_path / "run"))
+    exported = run_installed(built_package, [
+        "-m", "neural_body_fitting.cli.export", f"--fitting_run={fitting_run}",
+        f"--output={tmp_path / 'export'}"], cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stderr == "", exported.stderr
+    assert exported.stdout == f"SavedModel -> {tmp_path / 'export'}\n"
 
 
 @pytest.mark.parametrize("command", ["demo", "make_data", "stats", "prepare_up3d", "infer",

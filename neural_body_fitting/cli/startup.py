@@ -1,6 +1,7 @@
 """A command's start, before absl parses its flags: named experiments resolved to
 their config files, TensorFlow's C++ start-up noise hidden, unknown
 `--config.<key>` overrides stopped with one line (`common.run_command`)."""
+import logging as python_logging
 import os
 import sys
 
@@ -22,6 +23,9 @@ def quiet_tensorflow(argv):
     at /dev/null (worker processes inherit it) and Python's `sys.stderr`, with
     absl's log handler, moves to a copy of the original descriptor: Python
     messages, progress bars and tracebacks still reach the terminal.
+    INFO records that TensorFlow's own Python code logs (its SavedModel and
+    checkpoint savers announce every file they write) are dropped at absl's
+    handler, so a command prints its own lines; the library's INFO stays.
     TensorFlow is not loaded here: a command that refuses its arguments does so
     in a fraction of a second, and one that runs loads it when it needs it.
     """
@@ -37,6 +41,13 @@ def quiet_tensorflow(argv):
     os.close(devnull)
     sys.stderr = python_stderr
     logging.get_absl_handler().python_handler.setStream(python_stderr)
+    logging.get_absl_handler().addFilter(_without_tensorflow_info)
+
+
+def _without_tensorflow_info(record):
+    """False for an INFO (or lower) record logged from inside the tensorflow package."""
+    inside = f"{os.sep}tensorflow{os.sep}" in record.pathname
+    return record.levelno > python_logging.INFO or not inside
 
 
 def resolve_config_argument(argv):
