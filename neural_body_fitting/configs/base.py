@@ -13,7 +13,7 @@ import ml_collections
 from neural_body_fitting import constants, losses, registries
 from neural_body_fitting.body import parameter_records
 from neural_body_fitting.configs import migration
-from neural_body_fitting.data import encodings
+from neural_body_fitting.data import encodings, keypoint_noise
 from neural_body_fitting.utils import registry
 
 LR_POLICIES = ("poly", "step", "constant")
@@ -165,8 +165,7 @@ def validate(config):
     losses.check_loss_terms(terms, config.data.num_landmarks, "config.loss.terms")
     for key, (low, high, closed) in NUMERIC_RANGES.items():
         _check_range(config, key, low, high, closed)
-    corruption = config.data.keypoint_corruption
-    if (corruption.jitter or corruption.swap_rate or corruption.drop_rate) and (
+    if keypoint_noise.KeypointCorruption.from_config(config).active and (
             not config.data.input_type.startswith("joints")):
         raise ValueError("config.data.keypoint_corruption: corrupts the landmarks of joint "
                          f"maps (input types joints14, joints24), not "

@@ -269,19 +269,19 @@ class FittingInputs:
     latent_mean: np.ndarray = None
     cache: bool = False  # Keep decoded inputs in memory after the first pass.
     # Detector-like corruption of the landmarks a joint map draws
-    # (`data.keypoint_noise`), or None: the exact landmarks.
+    # (`data.keypoint_noise`); None or an inactive one: the exact landmarks.
     corruption: keypoint_noise.KeypointCorruption = None
 
     @classmethod
     def from_config(cls, config, latent_mean=None, corrupt=False):
         """The inputs of `config`; `corrupt`: with its keypoint corruption (training)."""
         fitting = config.model.fitting
-        corruption = keypoint_noise.KeypointCorruption.from_config(config)
         return cls(input_type=config.data.input_type, input_size=int(config.data.input_size),
                    rotation_mode=parameter_records.rotation_mode(fitting.use_absrot),
                    latent_components=fitting.latent_components, latent_mean=latent_mean,
                    cache=bool(config.runtime.cache_inputs),
-                   corruption=corruption if corrupt and corruption.active else None)
+                   corruption=(keypoint_noise.KeypointCorruption.from_config(config)
+                               if corrupt else None))
 
 
 def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
@@ -326,7 +326,7 @@ def make_dataset(split_data, inputs=FittingInputs(), batch_size=5, shuffle=True,
     if input_context is not None:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     build_input = _input_builder(input_type, has_labels)
-    corruption = inputs.corruption
+    corruption = inputs.corruption if inputs.corruption and inputs.corruption.active else None
     if corruption is not None and encodings.parse_input_type(input_type)[0] != "joints":
         raise ValueError(f"keypoint corruption applies to joint maps; input type "
                          f"'{input_type}' draws none")

@@ -48,7 +48,10 @@ class KeypointCorruption:
 
     @property
     def tag(self):
-        """'keypoints-j0.024-s0.1-d0.05': names the files of an evaluation at this level."""
+        """'keypoints-j0.024-s0.1-d0.05' (names the files of an evaluation at this level);
+        '' when nothing is corrupted."""
+        if not self.active:
+            return ""
         return f"keypoints-j{self.jitter:g}-s{self.swap_rate:g}-d{self.drop_rate:g}"
 
 

@@ -195,10 +195,10 @@ def run_evaluations(config, model_dir, split, roots, baseline=False, output=True
                                       model.smpl.body_model, config.data.num_landmarks)
         dataset, num_samples = evaluation_dataset(on_root, split, stats_mean,
                                                   corruption=corruption)
-        variant = corruption.tag if corruption is not None and corruption.active else ""
         summaries[name] = evaluate(model, dataset, num_samples, config,
                                    runs.evaluation_path(model_dir, split, name, baseline,
-                                                        variant) if output else None,
+                                                        corruption.tag if corruption else "")
+                                   if output else None,
                                    truth_layer, predict)[0]
     return summaries
 
@@ -209,8 +209,7 @@ def evaluation_dataset(config, split, stats_mean, cache=False, corruption=None):
     loaded = data.load_split(config.runtime.dataset_root, split, config.data.input_type,
                              config.runtime.skip_bad_samples, config.data.num_landmarks)
     inputs = dataclasses.replace(data.FittingInputs.from_config(config, stats_mean), cache=cache,
-                                 corruption=corruption if corruption and corruption.active
-                                 else None)
+                                 corruption=corruption)
     dataset = data.make_dataset(loaded, inputs, batch_size=config.optim.batch_size,
                                 shuffle=False, repeat=False, drop_remainder=False)
     return dataset, len(loaded.ids)

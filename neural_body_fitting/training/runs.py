@@ -127,13 +127,14 @@ def content_fingerprint(root, split):
     return digest.hexdigest()
 
 
-def dataset_identity(root, split):
-    """{'root', 'split', 'fingerprint', 'content', 'num_landmarks', 'body_model'} of a
-    split's data.
+def dataset_identity(root, split, content=False):
+    """{'root', 'split', 'fingerprint', 'num_landmarks', 'body_model'} of a split's data,
+    with `content` also 'content'.
 
     The fingerprint hashes `dataset.json` and the split list, so a moved copy
-    of the same data matches and any other data does not; `content` is
-    `content_fingerprint`, so a copy whose files were damaged does not either.
+    of the same data matches and any other data does not; 'content' is
+    `content_fingerprint` (it reads every sample file, so only a run's record
+    takes it), so a copy whose files were damaged does not either.
     """
     digest = hashlib.sha256()
     info_path = os.path.join(root, "dataset.json")
@@ -142,9 +143,11 @@ def dataset_identity(root, split):
             with open(path, "rb") as stream:
                 digest.update(stream.read())
     info = layout.read_dataset_info(root)
-    return {"root": os.path.abspath(root), "split": split, "fingerprint": digest.hexdigest(),
-            "content": content_fingerprint(root, split),
-            "num_landmarks": info.get("num_landmarks"), "body_model": info.get("body_model")}
+    identity = {"root": os.path.abspath(root), "split": split, "fingerprint": digest.hexdigest(),
+                "num_landmarks": info.get("num_landmarks"), "body_model": info.get("body_model")}
+    if content:
+        identity["content"] = content_fingerprint(root, split)
+    return identity
 
 
 def dataset_name(root):
@@ -285,8 +288,9 @@ def check_against_record(record, model_dir, config, model, data_identity=None, s
         changes.append(f"training data: the run was trained on {recorded_data['root']} "
                        f"(split '{recorded_data['split']}'), this command points at "
                        f"{data_identity['root']}, whose dataset.json or list differs")
-    elif data_identity is not None and recorded_data.get("content") not in (
-            None, data_identity["content"]):  # Records before 0.3 have no content hash.
+    elif data_identity is not None and None not in (
+            recorded_data.get("content"), data_identity.get("content")) and (
+            recorded_data["content"] != data_identity["content"]):  # Pre-0.3 records: none.
         changes.append(f"training data: the files of split '{recorded_data['split']}' in "
                        f"{data_identity['root']} differ from those the run was trained on "
                        f"({recorded_data['root']}): damaged, replaced or regenerated samples")
@@ -396,7 +400,8 @@ def prepare_run(config, model_dir, allow_changes=False):
     config = configs.validate(config)
     task = registries.TASKS.get(config.stage, "config.stage")
     body_model = task.resolve_body_model(config)
-    identity = dataset_identity(config.runtime.dataset_root, config.runtime.train_split)
+    identity = dataset_identity(config.runtime.dataset_root, config.runtime.train_split,
+                                content=True)
     if body_model is not None:
         check_data_matches_model(identity, body_model, config.data.num_landmarks)
     record = read_record(model_dir)
